@@ -1,0 +1,51 @@
+# Quick start: `make run` (set up, build the dataset, train the baseline, tag the sample feed), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch first, pinned: this exact release is a local CPU build; an open range pulls CUDA wheels.
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+
+.PHONY: run install data train train-minilm tag-sample test lint bench clean
+
+run: install data train tag-sample
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e '.[transformer,dev]'
+	touch $(STAMP)
+
+data: install
+	$(BIN)/alignclf data build --config configs/data.yaml
+
+train: install
+	$(BIN)/python train.py --config configs/tfidf.yaml
+
+train-minilm: install
+	$(BIN)/python train.py --config configs/minilm.yaml
+
+tag-sample: install
+	@mkdir -p out
+	$(BIN)/alignclf tag data/samples/feed.xml -o out/sample_tags.jsonl --summary
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks train.py
+	$(BIN)/ruff format --check src tests benchmarks train.py
+
+bench: install
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf data/processed out mlruns mlflow.db models/*/

@@ -1,0 +1,142 @@
+"""Text handling shared by training and tagging: normalising, sentences with offsets, countries."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import blingfire
+import yaml
+
+_BULLET = re.compile(r"^\s*(?:[-*•–—▪►]|\d{1,3}[.)]|\(\d{1,3}\)|[a-z][.)])\s+")
+_TABLE_ROW = re.compile(r"^\s*\|")
+_SPACES = re.compile(r"\s+")
+_HAS_WORD = re.compile(r"\w", re.UNICODE)
+_LINES = re.compile(r"[^\n]*\n?")
+_ENDS_SENTENCE = re.compile(r"[.!?:;\"”’)\]]\s*$")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence and where it sits in the original text: `text == original[start:end]`."""
+
+    start: int
+    end: int
+    text: str
+
+
+def normalise(text: str) -> str:
+    """The form a model sees: NFKC, no bullet marker or table pipes, single spaces.
+
+    >>> normalise("- | Energy |  Oil\\nand gas |")
+    'Energy Oil and gas'
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _BULLET.sub("", text)
+    text = text.replace("|", " ")
+    return _SPACES.sub(" ", text).strip()
+
+
+def _is_structural(line: str) -> bool:
+    """Bullets, table rows and blank lines always stand alone."""
+    return not line.strip() or bool(_BULLET.match(line)) or bool(_TABLE_ROW.match(line))
+
+
+def _looks_like_heading(line: str) -> bool:
+    words = line.split()
+    capitalised = sum(1 for word in words if word[:1].isupper())
+    return len(words) <= 14 and capitalised >= max(1, len(words) // 2)
+
+
+def _continues(line: str, following: str) -> bool:
+    """Whether a hard-wrapped line runs on into the next one (newline inside a paragraph)."""
+    if _is_structural(line) or _is_structural(following):
+        return False
+    if _ENDS_SENTENCE.search(line):
+        return False
+    head = following.lstrip()[:1]
+    if head.islower() or head.isdigit():
+        return True
+    return line.rstrip().endswith((",", "-", "–")) or not _looks_like_heading(line)
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Paragraph-like spans: wrapped lines joined, headings/bullets/rows kept apart."""
+    lines = [(m.start(), m.end()) for m in _LINES.finditer(text) if m.end() > m.start()]
+    blocks: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    for index, (start, end) in enumerate(lines):
+        current = (start, end) if current is None else (current[0], end)
+        following = text[lines[index + 1][0] : lines[index + 1][1]] if index + 1 < len(lines) else ""
+        if not following or not _continues(text[start:end], following):
+            blocks.append(current)
+            current = None
+    return blocks
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences of an article with character offsets into it.
+
+    Line structure (headings, bullets, table rows, wrapped lines) is read here; the
+    sentence boundaries inside a paragraph come from blingfire, which knows
+    abbreviations such as "U.S." and "Dec.".
+
+    >>> [s.text for s in split_sentences("Trade Grows\\nExports rose. Imports fell.")]
+    ['Trade Grows', 'Exports rose.', 'Imports fell.']
+    """
+    sentences: list[Sentence] = []
+    for block_start, block_end in _blocks(text):
+        block = text[block_start:block_end]
+        if not _HAS_WORD.search(block):
+            continue
+        _, offsets = blingfire.text_to_sentences_and_offsets(block)
+        for start, end in offsets:
+            start, end = block_start + start, block_start + end
+            piece = text[start:end]
+            marker = _BULLET.match(piece)
+            if marker:
+                start += marker.end()
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            while start < end and text[start].isspace():
+                start += 1
+            if _HAS_WORD.search(text[start:end]):
+                sentences.append(Sentence(start, end, text[start:end]))
+    return sentences
+
+
+class Gazetteer:
+    """Countries named in a text, by whole-word match of names, adjectives and cities.
+
+    >>> g = Gazetteer({"China": ["China", "Beijing"]})
+    >>> g.find("Beijing and Chinatown"), g.find("Chinatown")
+    (['China'], [])
+    """
+
+    def __init__(self, entries: dict[str, list[str]]):
+        self.entries = {country: list(aliases) for country, aliases in entries.items()}
+        self._patterns = {country: self._compile(aliases) for country, aliases in self.entries.items()}
+
+    @staticmethod
+    def _compile(aliases: list[str]) -> re.Pattern[str]:
+        # Short aliases (PRC, Osh) are case-sensitive so ordinary words do not match.
+        parts = []
+        for alias in sorted(aliases, key=len, reverse=True):
+            escaped = re.escape(alias).replace("'", "['’]")
+            parts.append(escaped if len(alias) <= 3 else f"(?i:{escaped})")
+        return re.compile(r"\b(?:" + "|".join(parts) + r")\b")
+
+    def find(self, text: str) -> list[str]:
+        """Countries in gazetteer order, each once."""
+        return [country for country, pattern in self._patterns.items() if pattern.search(text)]
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Gazetteer:
+        tree = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(tree, dict) or not all(
+            isinstance(aliases, list) and all(isinstance(a, str) for a in aliases) for aliases in tree.values()
+        ):
+            raise ValueError(f"{path}: expected a mapping of country to a list of names")
+        return cls(tree)

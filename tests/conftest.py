@@ -1,0 +1,61 @@
+"""Shared fixtures: the project's taxonomy, a temporary MLflow store, a tiny trained model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def taxonomy():
+    from alignclf.taxonomy import Taxonomy
+
+    return Taxonomy.from_yaml(ROOT / "configs" / "taxonomy.yaml")
+
+
+def project_overrides(workdir: Path, labelled: Path | None = None) -> list[str]:
+    """Overrides that keep every output of a run inside `workdir`."""
+    return [
+        f"taxonomy={ROOT / 'configs' / 'taxonomy.yaml'}",
+        f"countries={ROOT / 'configs' / 'countries.yaml'}",
+        f"data.labelled_dir={labelled or ROOT / 'data' / 'labelled'}",
+        f"data.processed_dir={workdir / 'processed'}",
+        f"output_dir={workdir / 'models'}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory):
+    """A private SQLite tracking store for the whole session."""
+    store = tmp_path_factory.mktemp("mlflow")
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
+    yield store
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, mlflow_store):
+    """The tiny TF-IDF config trained once on the committed data, tracked in the private store."""
+    from alignclf.config import load_config
+    from alignclf.training import train
+
+    workdir = tmp_path_factory.mktemp("tiny")
+    config = load_config(ROOT / "configs" / "tiny.yaml", project_overrides(workdir))
+    return config, train(config, str(ROOT / "configs" / "tiny.yaml"))
+
+
+@pytest.fixture(scope="session")
+def tiny_tagger(tiny_run):
+    from alignclf.tagger import load_model
+
+    return load_model(tiny_run[1].folder)

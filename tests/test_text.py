@@ -1,0 +1,80 @@
+import pytest
+from conftest import ROOT
+
+from alignclf.text import Gazetteer, normalise, split_sentences
+
+ARTICLE = (
+    "Trade Ministers Meet In Astana\n"
+    'The U.S. envoy arrived on Dec. 5 in Tashkent. "We will expand rail links," said Mr. Karimov.\n'
+    "Key points:\n"
+    "- Energy: a new gas pipeline\n"
+    "* Grain exports to rise\n"
+    "| Sector | Goal |\n"
+    "|---|---|\n"
+    "| Cyber | Joint defence |\n"
+    "The minister said the corridor would\n"
+    "cut transit times by half.\n"
+)
+
+
+def texts(article):
+    return [s.text for s in split_sentences(article)]
+
+
+def test_headings_bullets_rows_and_wrapped_lines():
+    assert texts(ARTICLE) == [
+        "Trade Ministers Meet In Astana",
+        "The U.S. envoy arrived on Dec. 5 in Tashkent.",
+        '"We will expand rail links," said Mr. Karimov.',
+        "Key points:",
+        "Energy: a new gas pipeline",
+        "Grain exports to rise",
+        "| Sector | Goal |",
+        "| Cyber | Joint defence |",
+        "The minister said the corridor would\ncut transit times by half.",
+    ]
+
+
+def test_offsets_point_into_the_original_text():
+    article = "  Café talks — Uzbekistan\n\nKazakhstan raised gas exports to China by 10%. Police seized heroin."
+    for sentence in split_sentences(article):
+        assert article[sentence.start : sentence.end] == sentence.text
+
+
+def test_seed_document_splits_into_its_lines_and_sentences():
+    seed = (ROOT / "data" / "seed" / "000_995e68c812e6e5ae.txt").read_text()
+    sentences = split_sentences(seed)
+    assert len(sentences) == 53
+    assert sentences[4].text == "Exploring New Avenues for Trade Expansion in China-Central Asia Relations"
+    assert all(seed[s.start : s.end] == s.text for s in sentences)
+
+
+@pytest.mark.parametrize("empty", ["", "   \n\t", "!!! ... ---", "|---|---|"])
+def test_text_without_words_has_no_sentences(empty):
+    assert split_sentences(empty) == []
+
+
+def test_normalise_strips_markup_the_model_should_not_see():
+    assert normalise("- | Energy |  Increased supply |") == "Energy Increased supply"
+    assert normalise("ﬁnance\u00a0deal") == "finance deal"
+
+
+@pytest.fixture(scope="module")
+def gazetteer():
+    return Gazetteer.from_yaml(ROOT / "configs" / "countries.yaml")
+
+
+@pytest.mark.parametrize(
+    "text, countries",
+    [
+        ("Talks in Bishkek and Tashkent", ["Kyrgyzstan", "Uzbekistan"]),
+        ("A Kyrgyz delegation met Turkmen officials", ["Kyrgyzstan", "Turkmenistan"]),
+        ("Sino-Kazakh trade and China's exports", ["China", "Kazakhstan"]),
+        ("Dinner in Chinatown with Kazakhstanis", ["Kazakhstan"]),
+        ("The posh restaurant served osh pilaf", []),
+        ("Xi'an hosted the summit; Dushanbe sent a minister", ["China", "Tajikistan"]),
+        ("UZBEKISTAN AND TAJIKISTAN SIGN DEAL", ["Tajikistan", "Uzbekistan"]),
+    ],
+)
+def test_countries_match_whole_words(gazetteer, text, countries):
+    assert sorted(gazetteer.find(text)) == countries
