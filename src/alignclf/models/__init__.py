@@ -1,0 +1,44 @@
+"""Model kinds by name, and loading a model folder without asking which kind it holds."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from alignclf.config import Config
+from alignclf.models.base import Model, ModelCard, ModelFolderError
+from alignclf.taxonomy import Taxonomy
+
+# Kind name -> "module:class"; imported on demand so the TF-IDF path never loads torch.
+KINDS = {
+    "tfidf": "alignclf.models.tfidf:TfidfModel",
+    "transformer": "alignclf.models.transformer:TransformerModel",
+}
+
+
+def model_class(kind: str) -> type[Model]:
+    if kind not in KINDS:
+        raise ModelFolderError(f"unknown model kind {kind!r} (known: {', '.join(sorted(KINDS))})")
+    module, name = KINDS[kind].split(":")
+    return getattr(import_module(module), name)
+
+
+def create_model(config: Config, n_labels: int) -> Model:
+    """A new, unfitted model of the kind the config names."""
+    return model_class(config.model.kind).from_config(config, n_labels)
+
+
+def load_folder(directory: str | Path, **options: Any) -> tuple[Model, ModelCard, Taxonomy]:
+    """Model, card and taxonomy of a folder; refuses unknown kinds and mismatched taxonomies."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelFolderError(f"model folder not found: {directory}")
+    card, taxonomy = ModelCard.read(directory, set(KINDS))
+    model = model_class(card.kind).load(directory, **options)
+    if model.n_labels != len(taxonomy.names):
+        raise ModelFolderError(f"{directory}: weights score {model.n_labels} labels but the taxonomy has {len(taxonomy.names)}")
+    return model, card, taxonomy
+
+
+__all__ = ["KINDS", "Model", "ModelCard", "ModelFolderError", "create_model", "load_folder", "model_class"]

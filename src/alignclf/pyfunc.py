@@ -1,0 +1,42 @@
+"""MLflow pyfunc adapter: a DataFrame with `text` (and optional `id`, `title`) in, tag records out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from alignclf.tagger import Record, Tagger, tag_records
+
+
+def frame_to_records(frame: pd.DataFrame) -> list[Record]:
+    """Rows to records; a row whose text is missing or not a string becomes an error record."""
+    from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
+
+    if not isinstance(frame, pd.DataFrame) or "text" not in frame.columns:
+        columns = list(frame.columns) if isinstance(frame, pd.DataFrame) else type(frame).__name__
+        raise MlflowException(f"input needs a 'text' column (got {columns})", error_code=INVALID_PARAMETER_VALUE)
+    records = []
+    for position, row in enumerate(frame.to_dict("records")):
+        raw_id = row.get("id")
+        record_id = str(raw_id) if isinstance(raw_id, str) and raw_id else f"row:{position}"
+        text, title = row.get("text"), row.get("title")
+        if not isinstance(text, str):
+            records.append(Record(record_id, None, f"row {position}: field 'text' is {type(text).__name__}, not a string"))
+            continue
+        if isinstance(title, str) and title.strip():
+            text = f"{title.strip()}\n\n{text}"
+        records.append(Record(record_id, text))
+    return records
+
+
+class TaggerModel(mlflow.pyfunc.PythonModel):
+    """Loads the model folder logged as the `model_dir` artifact, the same one `load_model` reads."""
+
+    def load_context(self, context: Any) -> None:
+        self.tagger = Tagger.from_folder(context.artifacts["model_dir"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        lines = tag_records(self.tagger, frame_to_records(model_input))
+        return pd.DataFrame(lines, columns=["id", "pillars", "sectors", "scores", "evidence", "countries", "model", "error"])

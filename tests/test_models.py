@@ -1,0 +1,95 @@
+"""One contract for every model kind: fit, predict_proba, save/load round trip, folder checks."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from alignclf.config import load_config
+from alignclf.models import ModelFolderError, create_model, load_folder
+from alignclf.tagger import load_model
+
+TEXTS = [
+    "Police seized 300 kg of heroin at the border.",
+    "Kazakhstan raised gas exports to China by ten percent.",
+    "The striker scored twice in the derby.",
+    "Narcotics squad arrests couriers carrying opium.",
+    "New pipeline will carry gas from Turkmenistan.",
+    "Rain is expected across the capital on Sunday.",
+] * 3
+TARGETS = np.array([[1, 0], [0, 1], [0, 0], [1, 0], [0, 1], [0, 0]] * 3)
+
+
+def kinds():
+    yield pytest.param("tfidf", [], id="tfidf")
+    yield pytest.param(
+        "transformer",
+        ["model.transformer.epochs=1", "model.transformer.max_length=16", "model.transformer.runtime=torch"],
+        id="transformer",
+        marks=pytest.mark.transformer,
+    )
+
+
+@pytest.mark.parametrize("kind, overrides", kinds())
+def test_contract_fit_predict_save_load(kind, overrides, tmp_path):
+    config = load_config(None, [f"model.kind={kind}", *overrides])
+    model = create_model(config, n_labels=2)
+    assert model.fit(TEXTS, TARGETS) is model
+    scores = model.predict_proba(TEXTS[:6])
+    assert scores.shape == (6, 2) and np.all((scores >= 0) & (scores <= 1))
+    assert model.predict_proba([]).shape == (0, 2)
+    model.save(tmp_path)
+    again = type(model).load(tmp_path)
+    np.testing.assert_allclose(again.predict_proba(TEXTS[:6]), scores, atol=1e-6)
+
+
+def test_tfidf_learns_the_toy_task():
+    model = create_model(load_config(None), n_labels=2).fit(TEXTS, TARGETS)
+    assert (model.predict_proba(TEXTS[:6]) >= 0.5).astype(int).tolist() == TARGETS[:6].tolist()
+
+
+@pytest.fixture
+def folder_copy(tiny_run, tmp_path):
+    target = tmp_path / "model"
+    shutil.copytree(tiny_run[1].folder, target)
+    return target
+
+
+def edit_card(folder, change):
+    path = folder / "alignclf.json"
+    card = json.loads(path.read_text())
+    change(card)
+    path.write_text(json.dumps(card))
+
+
+def test_folder_with_unknown_kind_is_refused(folder_copy):
+    edit_card(folder_copy, lambda card: card.update(kind="forest"))
+    with pytest.raises(ModelFolderError, match="unknown model kind 'forest'"):
+        load_folder(folder_copy)
+
+
+def test_folder_with_tampered_taxonomy_is_refused(folder_copy):
+    edit_card(folder_copy, lambda card: card["taxonomy"]["sectors"].append({"name": "space"}))
+    with pytest.raises(ModelFolderError, match="taxonomy does not match"):
+        load_model(folder_copy)
+
+
+def test_folder_whose_weights_disagree_with_the_taxonomy_is_refused(folder_copy):
+    def drop_label(card):
+        card["taxonomy"]["sectors"].pop()
+        card["thresholds"].popitem()
+        from alignclf.taxonomy import Taxonomy
+
+        card["taxonomy_digest"] = Taxonomy.from_dict(card["taxonomy"]).digest
+
+    edit_card(folder_copy, drop_label)
+    with pytest.raises(ModelFolderError, match="weights score 10 labels but the taxonomy has 9"):
+        load_folder(folder_copy)
+
+
+def test_missing_folder_and_missing_card(tmp_path):
+    with pytest.raises(ModelFolderError, match="not found"):
+        load_folder(tmp_path / "nothing")
+    with pytest.raises(ModelFolderError, match="alignclf.json is missing"):
+        load_folder(tmp_path)

@@ -1,0 +1,120 @@
+"""The tiny config end to end: train, export, track, register, reload from folder and registry."""
+
+import json
+import sys
+
+import pytest
+from conftest import ROOT, project_overrides
+
+from alignclf.config import load_config
+from alignclf.training import main, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_tiny_run_clears_a_metric_floor(tiny_run):
+    _, result = tiny_run
+    assert result.reports["test"].averages["pillars"]["macro_f1"] >= 0.75
+    assert result.reports["test"].averages["sectors"]["macro_f1"] >= 0.70
+    assert set(result.thresholds) == {
+        "trade",
+        "security",
+        "connectivity",
+        "energy",
+        "agriculture",
+        "infrastructure",
+        "terrorism",
+        "cyber",
+        "drug_trafficking",
+        "ppp",
+    }
+
+
+def test_model_folder_is_self_describing(tiny_run):
+    config, result = tiny_run
+    card = json.loads((result.folder / "alignclf.json").read_text())
+    assert card["kind"] == "tfidf" and card["name"] == "tiny"
+    assert card["data_digest"] == result.data_digest
+    assert card["config"]["model"]["tfidf"]["char_ngrams"] == [3, 4]
+    assert card["metrics"]["test.sectors.macro_f1"] == result.reports["test"].averages["sectors"]["macro_f1"]
+    assert {"model.skops", "countries.yaml", "config.yaml"} <= {p.name for p in result.folder.iterdir()}
+    assert not list(result.folder.glob("*.pkl"))
+
+
+def test_run_is_tracked_registered_and_promoted(tiny_run):
+    from mlflow import MlflowClient
+
+    config, result = tiny_run
+    client = MlflowClient()
+    run = client.get_run(result.tracked.run_id)
+    assert run.data.params["model.tfidf.char_ngrams"] == "[3, 4]"
+    assert run.data.params["seed"] == "13"
+    assert run.data.metrics["test.sectors.macro_f1"] == result.reports["test"].averages["sectors"]["macro_f1"]
+    assert run.data.metrics["validation.cyber.f1"] > 0
+    assert run.data.tags["alignclf.data_digest"] == result.data_digest
+    inputs = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
+    assert inputs == {f"alignclf-{s}": result.data_digest for s in ("train", "validation", "test")}
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)} | {
+        a.path for folder in ("plots", "config") for a in client.list_artifacts(run.info.run_id, folder)
+    }
+    assert {
+        "classification_report.json",
+        "plots/per_label_f1.png",
+        "plots/confusion_matrices.png",
+        "config/tiny.yaml",
+        "config/config.resolved.yaml",
+    } <= artifacts
+    version = client.get_model_version_by_alias("alignclf", "champion")
+    assert str(version.version) == result.tracked.version and version.run_id == run.info.run_id
+
+
+def test_reloading_from_folder_and_registry_gives_identical_tags(tiny_run, tiny_tagger):
+    from alignclf.tagger import load_model
+
+    texts = [
+        "Hackers breached the railway ticketing system.",
+        "Wheat exports through the border crossing doubled this year. The striker's late goal sealed the championship.",
+    ]
+    expected = [p.to_dict() for p in tiny_tagger.predict(texts)]
+    for uri in ("models:/alignclf@champion", f"runs:/{tiny_run[1].tracked.run_id}/model"):
+        assert [p.to_dict() for p in load_model(uri).predict(texts)] == expected
+
+
+def test_same_config_and_data_give_the_same_metrics(tiny_run, tmp_path):
+    config, result = tiny_run
+    again = train(
+        config.model_copy(
+            update={"output_dir": str(tmp_path / "models"), "tracking": config.tracking.model_copy(update={"enabled": False})}
+        )
+    )
+    assert again.reports["test"].flat() == result.reports["test"].flat()
+    assert again.thresholds == result.thresholds
+
+
+def test_a_worse_run_does_not_take_the_champion_alias(tiny_run, tmp_path):
+    from mlflow import MlflowClient
+
+    config = load_config(
+        ROOT / "configs" / "tiny.yaml",
+        project_overrides(tmp_path) + ["name=weak", "model.tfidf.C=0.0001", "thresholds.tune=false"],
+    )
+    weak = train(config)
+    assert weak.tracked.promoted is False
+    assert str(MlflowClient().get_model_version_by_alias("alignclf", "champion").version) == tiny_run[1].tracked.version
+
+
+def test_tfidf_load_and_predict_never_import_torch(tiny_run):
+    import subprocess
+
+    code = (
+        "import sys, alignclf; from alignclf.cli import app; "
+        f"alignclf.load_model({str(tiny_run[1].folder)!r}).predict(['Gas exports rose.']); "
+        "print('torch' in sys.modules or 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_main_reports_config_errors_without_traceback(capsys):
+    assert main(["--config", str(ROOT / "configs" / "tiny.yaml"), "model.tfidf.nope=1"]) == 2
+    assert "unknown key 'model.tfidf.nope'" in capsys.readouterr().err
