@@ -35,7 +35,7 @@ train-minilm: install
 
 tag-sample: install
 	@mkdir -p out
-	$(BIN)/alignclf tag data/samples/feed.xml -o out/sample_tags.jsonl --summary
+	$(BIN)/alignclf tag data/samples/feed.xml -o out/sample_tags.jsonl
 
 test: install
 	$(BIN)/python -m pytest -q

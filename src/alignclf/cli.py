@@ -71,6 +71,47 @@ def evaluate(
         typer.echo(report.table())
 
 
+@app.command()
+def tag(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output JSONL (default: stdout).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto|jsonl|csv|rss|html|txt")] = "auto",
+    text_field: Annotated[str, typer.Option(help="JSONL/CSV field with the text.")] = "text",
+    id_field: Annotated[str, typer.Option(help="JSONL/CSV field with the id.")] = "id",
+    title_field: Annotated[str, typer.Option(help="JSONL/CSV field with the title (prepended).")] = "title",
+    resume: Annotated[bool, typer.Option(help="Skip ids already in the output file and append.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Records tagged and written per batch.")] = 64,
+    max_chars: Annotated[int, typer.Option(min=1, help="Longer articles get an error record.")] = 200_000,
+) -> None:
+    """Batch-tag news: one JSON line per input record, in input order; exit 3 if any record has an error."""
+    from alignclf.feeds import FORMATS, FeedError, Fields, check_inputs, done_ids, read_records, tag_feed
+    from alignclf.models import ModelFolderError
+    from alignclf.tagger import NoModelError, load_model
+
+    if fmt not in FORMATS:
+        _fail(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if resume and output is None:
+        _fail("--resume needs -o/--output")
+    try:
+        check_inputs(inputs)
+        tagger = load_model(model)
+    except (FeedError, ModelFolderError, NoModelError) as exc:
+        _fail(str(exc))
+    skip = done_ids(output) if resume and output else set()
+    records = read_records(inputs, fmt, Fields(text_field, id_field, title_field))
+    handle = output.open("a" if resume else "w", encoding="utf-8") if output else sys.stdout
+    try:
+        summary = tag_feed(tagger, records, handle, batch_size, skip, max_chars, progress=sys.stderr.isatty())
+    except FeedError as exc:
+        _fail(str(exc))
+    finally:
+        if output:
+            handle.close()
+    typer.echo(summary.text(), err=True)
+    raise typer.Exit(3 if summary.errors else 0)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="alignclf")
