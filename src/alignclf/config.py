@@ -45,12 +45,17 @@ class TransformerConfig(_Strict):
     learning_rate: float = Field(5e-5, gt=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
+    # The new classification head starts from random weights and gets a larger step.
+    head_learning_rate_multiplier: float = Field(10.0, gt=0)
+    balance_labels: bool = True
     batch_size: int = Field(32, ge=1)
+    # Stop after this many epochs without a better validation macro F1 (0: never stop early).
     early_stopping_patience: int = Field(2, ge=0)
     inference_batch_size: int = Field(64, ge=1)
     runtime: Literal["torch", "onnx"] = "onnx"
     quantize: bool = True
     threads: int | None = Field(None, ge=1)
+    verbose: bool = True
 
 
 class ModelConfig(_Strict):

@@ -56,7 +56,7 @@ class Report:
         return "\n".join(lines)
 
 
-def _prf(true: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
+def precision_recall_f1(true: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
     tp = float(np.sum((true == 1) & (pred == 1)))
     fp = float(np.sum((true == 0) & (pred == 1)))
     fn = float(np.sum((true == 1) & (pred == 0)))
@@ -80,7 +80,7 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, taxonomy: Taxonomy) -> Report:
         columns = [taxonomy.names.index(name) for name in taxonomy.level(level)]
         f1s = []
         for column in columns:
-            precision, recall, f1 = _prf(y_true[:, column], y_pred[:, column])
+            precision, recall, f1 = precision_recall_f1(y_true[:, column], y_pred[:, column])
             f1s.append(f1)
             labels.append(
                 LabelScore(
@@ -93,7 +93,7 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, taxonomy: Taxonomy) -> Report:
                     int(y_pred[:, column].sum()),
                 )
             )
-        micro = _prf(y_true[:, columns].ravel(), y_pred[:, columns].ravel())[2]
+        micro = precision_recall_f1(y_true[:, columns].ravel(), y_pred[:, columns].ravel())[2]
         averages[level] = {"micro_f1": round(micro, 6), "macro_f1": round(float(np.mean(f1s)), 6)}
     return Report(labels, averages, int(y_true.shape[0]))
 
@@ -127,7 +127,7 @@ def tune_thresholds(
         candidates = np.unique(np.clip(candidates, minimum, maximum))
         best, best_f1 = default, -1.0
         for candidate in candidates:
-            f1 = _prf(truth, (scores[:, column] >= candidate).astype(np.int64))[2]
+            f1 = precision_recall_f1(truth, (scores[:, column] >= candidate).astype(np.int64))[2]
             closer = abs(candidate - default) < abs(best - default)
             if f1 > best_f1 + 1e-12 or (abs(f1 - best_f1) <= 1e-12 and closer):
                 best, best_f1 = float(candidate), f1
