@@ -10,8 +10,9 @@ import pandas as pd
 from alignclf.tagger import Record, Tagger, tag_records
 
 
-def frame_to_records(frame: pd.DataFrame) -> list[Record]:
-    """Rows to records; a row whose text is missing or not a string becomes an error record."""
+def frame_to_records(frame: pd.DataFrame, strict: bool = False) -> list[Record]:
+    """Rows to records; a row whose text is not a string becomes an error record, or with `strict`
+    an INVALID_PARAMETER_VALUE error (a 400 from the model server) naming the row."""
     from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
     if not isinstance(frame, pd.DataFrame) or "text" not in frame.columns:
@@ -22,6 +23,10 @@ def frame_to_records(frame: pd.DataFrame) -> list[Record]:
         raw_id = row.get("id")
         record_id = str(raw_id) if isinstance(raw_id, str) and raw_id else f"row:{position}"
         text, title = row.get("text"), row.get("title")
+        if not isinstance(text, str) and strict:
+            raise MlflowException(
+                f"row {position}: field 'text' must be a string, got {type(text).__name__}", error_code=INVALID_PARAMETER_VALUE
+            )
         if not isinstance(text, str):
             records.append(Record(record_id, None, f"row {position}: field 'text' is {type(text).__name__}, not a string"))
             continue
@@ -38,5 +43,6 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
         self.tagger = Tagger.from_folder(context.artifacts["model_dir"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        lines = tag_records(self.tagger, frame_to_records(model_input))
+        # Requests are validated whole: a bad row is the caller's error (HTTP 400), not a silent record.
+        lines = tag_records(self.tagger, frame_to_records(model_input, strict=True))
         return pd.DataFrame(lines, columns=["id", "pillars", "sectors", "scores", "evidence", "countries", "model", "error"])

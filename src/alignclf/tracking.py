@@ -231,6 +231,21 @@ def log_run(
         return TrackedRun(run.info.run_id, info.model_uri, version, promoted)
 
 
+def save_pyfunc(folder: Path, path: Path, kind: str) -> Path:
+    """Wrap a model folder as an MLflow pyfunc model on disk (for serving a folder that was never logged)."""
+    import mlflow
+
+    configure()
+    mlflow.pyfunc.save_model(
+        path=str(path),
+        python_model=str(PYFUNC_ENTRY),
+        artifacts={"model_dir": str(folder)},
+        signature=_signature(),
+        pip_requirements=_pip_requirements(kind),
+    )
+    return path
+
+
 def champion_uri(config: Config | None = None) -> str | None:
     """`models:/<name>@<alias>` when the tracking store has a champion, else None."""
     from mlflow import MlflowClient
