@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: run install data train train-minilm tag-sample test lint bench clean
+.PHONY: run install java data train train-minilm tag-sample test lint bench clean
 
 run: install data train tag-sample
 
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e '.[transformer,dev]'
+	$(BIN)/python -m pip install -q -e '.[transformer,spark,dev]'
 	touch $(STAMP)
 
 data: install
@@ -37,15 +37,22 @@ tag-sample: install
 	@mkdir -p out
 	$(BIN)/alignclf tag data/samples/feed.xml -o out/sample_tags.jsonl
 
-test: install
+# PySpark needs Java 17+; Debian's headless JRE is installed when it is missing.
+java:
+	@java -version 2>&1 | grep -qE 'version "(1[7-9]|[2-9][0-9])' || \
+	  { echo "installing openjdk-17-jre-headless for PySpark"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
+test: install java
 	$(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks train.py
 	$(BIN)/ruff format --check src tests benchmarks train.py
 
-bench: install
+bench: install java
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/engines.py
 
 clean:
 	rm -rf data/processed out mlruns mlflow.db models/*/

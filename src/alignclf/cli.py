@@ -83,12 +83,30 @@ def tag(
     resume: Annotated[bool, typer.Option(help="Skip ids already in the output file and append.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Records tagged and written per batch.")] = 64,
     max_chars: Annotated[int, typer.Option(min=1, help="Longer articles get an error record.")] = 200_000,
+    engine: Annotated[str, typer.Option(help="local, or spark for JSONL/parquet at data-lake scale.")] = "local",
+    master: Annotated[str, typer.Option(help="Spark master URL (with --engine spark).")] = "local[*]",
 ) -> None:
     """Batch-tag news: one JSON line per input record, in input order; exit 3 if any record has an error."""
     from alignclf.feeds import FORMATS, FeedError, Fields, check_inputs, done_ids, read_records, tag_feed
     from alignclf.models import ModelFolderError
-    from alignclf.tagger import NoModelError, load_model
+    from alignclf.tagger import NoModelError, default_model, load_model
 
+    if engine not in ("local", "spark"):
+        _fail(f"unknown engine {engine!r} (choose local or spark)")
+    if engine == "spark":
+        from alignclf.spark import tag_with_spark
+
+        if output is None:
+            _fail("--engine spark needs -o/--output (a folder: .parquet for parquet, else JSON lines)")
+        try:
+            check_inputs(inputs)
+            spark_summary = tag_with_spark(
+                inputs, str(output), model or default_model(), master, Fields(text_field, id_field, title_field), max_chars
+            )
+        except (FeedError, FileNotFoundError, NoModelError) as exc:
+            _fail(str(exc))
+        typer.echo(spark_summary.text(), err=True)
+        raise typer.Exit(3 if spark_summary.errors else 0)
     if fmt not in FORMATS:
         _fail(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if resume and output is None:
@@ -110,6 +128,24 @@ def tag(
             handle.close()
     typer.echo(summary.text(), err=True)
     raise typer.Exit(3 if summary.errors else 0)
+
+
+@app.command()
+def serve(
+    model: Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 1,
+) -> None:
+    """Serve tags over HTTP with MLflow's model server: POST /invocations with a `text` column."""
+    from alignclf.models import ModelFolderError
+    from alignclf.serve import serve as run_server
+    from alignclf.tagger import NoModelError
+
+    try:
+        raise typer.Exit(run_server(model, port, host, workers))
+    except (ModelFolderError, NoModelError, FileNotFoundError) as exc:
+        _fail(str(exc))
 
 
 def main() -> None:

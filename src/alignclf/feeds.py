@@ -57,32 +57,34 @@ def _title_and_text(title: object, text: str) -> str:
     return f"{title.strip()}\n\n{text}" if isinstance(title, str) and title.strip() else text
 
 
+def parse_jsonl_line(raw: bytes, fallback: str, fields: Fields) -> Record | None:
+    """One JSONL line as a record (None for a blank line); `fallback` is its `<file>:<line>` id."""
+    if not raw.strip():
+        return None
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Record(fallback, None, f"{fallback}: not valid UTF-8 ({exc.reason} at byte {exc.start})")
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Record(fallback, None, f"{fallback}: malformed JSON ({exc.msg} at column {exc.colno})")
+    if not isinstance(item, dict):
+        return Record(fallback, None, f"{fallback}: expected a JSON object, got {type(item).__name__}")
+    raw_id = item.get(fields.id)
+    record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else fallback
+    text = item.get(fields.text)
+    if not isinstance(text, str):
+        problem = "is missing" if fields.text not in item else f"is {type(text).__name__}, not a string"
+        return Record(record_id, None, f"{fallback}: field '{fields.text}' {problem}")
+    return Record(record_id, _title_and_text(item.get(fields.title), text))
+
+
 def _jsonl_records(stream: BinaryIO, name: str, fields: Fields) -> Iterator[Record]:
     for number, raw in enumerate(stream, start=1):
-        fallback = f"{name}:{number}"
-        if not raw.strip():
-            continue
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield Record(fallback, None, f"{fallback}: not valid UTF-8 ({exc.reason} at byte {exc.start})")
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Record(fallback, None, f"{fallback}: malformed JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(item, dict):
-            yield Record(fallback, None, f"{fallback}: expected a JSON object, got {type(item).__name__}")
-            continue
-        raw_id = item.get(fields.id)
-        record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else fallback
-        text = item.get(fields.text)
-        if not isinstance(text, str):
-            problem = "is missing" if fields.text not in item else f"is {type(text).__name__}, not a string"
-            yield Record(record_id, None, f"{fallback}: field '{fields.text}' {problem}")
-            continue
-        yield Record(record_id, _title_and_text(item.get(fields.title), text))
+        record = parse_jsonl_line(raw, f"{name}:{number}", fields)
+        if record is not None:
+            yield record
 
 
 def _csv_records(stream: BinaryIO, name: str, fields: Fields, delimiter: str) -> Iterator[Record]:

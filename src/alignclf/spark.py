@@ -1,0 +1,147 @@
+"""Spark batch tagging: JSONL or parquet in a data lake, the same Tagger loaded once per executor."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alignclf.feeds import Fields, parse_jsonl_line
+from alignclf.tagger import Record, Tagger, load_model, tag_records
+
+OUTPUT_DDL = (
+    "id string, pillars array<string>, sectors array<string>, scores map<string,double>, "
+    "evidence array<struct<start:bigint,end:bigint,text:string,pillars:array<string>,sectors:array<string>>>, "
+    "countries array<string>, model string, error string, row bigint"
+)
+_TAGGERS: dict[str, Tagger] = {}
+
+
+def _tagger(model: str) -> Tagger:
+    """One Tagger per Python worker process: Spark reuses workers, so a model loads once per executor."""
+    if model not in _TAGGERS:
+        _TAGGERS[model] = load_model(model)
+    return _TAGGERS[model]
+
+
+def _local_path(uri: str) -> str:
+    return uri.removeprefix("file://") if uri.startswith("file://") else uri
+
+
+def _jsonl_partition(model: str, fields: Fields, max_chars: int):
+    import pandas as pd
+
+    def run(frames):
+        for frame in frames:
+            records, rows = [], []
+            for value, file, line, row in zip(frame["value"], frame["file"], frame["line"], frame["row"]):
+                fallback = f"{_local_path(file)}:{line}"
+                if "\ufffd" in value:  # Spark's text reader has already replaced undecodable bytes
+                    records.append(Record(fallback, None, f"{fallback}: not valid UTF-8"))
+                    rows.append(row)
+                    continue
+                record = parse_jsonl_line(value.encode("utf-8"), fallback, fields)
+                if record is not None:
+                    records.append(record)
+                    rows.append(row)
+            lines = tag_records(_tagger(model), records, max_chars)
+            yield pd.DataFrame([{**line, "row": row} for line, row in zip(lines, rows)], columns=OUTPUT_COLUMNS)
+
+    return run
+
+
+def _table_partition(model: str, fields: Fields, max_chars: int):
+    import numpy as np
+    import pandas as pd
+
+    def run(frames):
+        for frame in frames:
+            records = []
+            for item in frame.to_dict("records"):
+                fallback = f"row:{item['row']}"
+                raw_id, text, title = item.get(fields.id), item.get(fields.text), item.get(fields.title)
+                usable_id = isinstance(raw_id, (str, int, np.integer)) and str(raw_id)
+                record_id = str(raw_id) if usable_id else fallback  # missing ids arrive as None or NaN
+                if not isinstance(text, str):
+                    records.append(Record(record_id, None, f"{fallback}: field '{fields.text}' is missing or not a string"))
+                else:
+                    records.append(
+                        Record(record_id, f"{title.strip()}\n\n{text}" if isinstance(title, str) and title.strip() else text)
+                    )
+            lines = tag_records(_tagger(model), records, max_chars)
+            yield pd.DataFrame([{**line, "row": row} for line, row in zip(lines, frame["row"])], columns=OUTPUT_COLUMNS)
+
+    return run
+
+
+OUTPUT_COLUMNS = ["id", "pillars", "sectors", "scores", "evidence", "countries", "model", "error", "row"]
+
+
+@dataclass
+class SparkSummary:
+    read: int
+    errors: int
+
+    def text(self) -> str:
+        return f"records read: {self.read}; tagged: {self.read - self.errors}; errors: {self.errors} (engine: spark)"
+
+
+def session(master: str | None = None, app_name: str = "alignclf"):
+    """A Spark session; `master` None keeps whatever spark-submit or the environment chose."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name).config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    if master:
+        builder = builder.master(master)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def read_input(spark, inputs: list[str], fmt: str):
+    """A DataFrame with a `row` column (input order) and either raw JSONL lines or parquet columns."""
+    from pyspark.sql import functions as F
+
+    if fmt == "parquet":
+        frame = spark.read.parquet(*inputs)
+        return frame.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1])).toDF([*frame.columns, "row"])
+    lines = spark.read.text(inputs).withColumn("file", F.input_file_name())
+    indexed = lines.rdd.zipWithIndex().map(lambda pair: (pair[0].value, pair[0].file, pair[1])).toDF(["value", "file", "row"])
+    starts = indexed.groupBy("file").agg(F.min("row").alias("start"))
+    return indexed.join(starts, "file").withColumn("line", F.col("row") - F.col("start") + 1).drop("start")
+
+
+def tag_with_spark(
+    inputs: list[str],
+    output: str,
+    model: str,
+    master: str | None = "local[*]",
+    fields: Fields | None = None,
+    max_chars: int = 200_000,
+    spark: Any = None,
+) -> SparkSummary:
+    """Tag JSONL or parquet inputs with Spark and write parquet (`.parquet`) or JSON lines (any other name).
+
+    Output rows carry the fields of `alignclf tag`, in input order; Spark writes a folder of part files.
+    """
+    fields = fields or Fields()
+    missing = [spec for spec in inputs if "://" not in spec and not Path(spec).exists()]
+    if missing:
+        raise FileNotFoundError(f"input not found: {missing[0]}")
+    model = str(Path(model).resolve()) if Path(model).is_dir() else model
+    spark = spark or session(master)
+    fmt = "parquet" if all(spec.rstrip("/").endswith(".parquet") for spec in inputs) else "jsonl"
+    frame = read_input(spark, [str(Path(p).resolve()) if "://" not in p else p for p in inputs], fmt)
+    partition = (_table_partition if fmt == "parquet" else _jsonl_partition)(model, fields, max_chars)
+    tagged = frame.mapInPandas(partition, schema=OUTPUT_DDL).orderBy("row").drop("row")
+    writer = tagged.write.mode("overwrite")
+    if output.rstrip("/").endswith(".parquet"):
+        writer.parquet(output)
+    else:
+        writer.option("ignoreNullFields", "false").json(output)
+    written = spark.read.parquet(output) if output.rstrip("/").endswith(".parquet") else spark.read.json(output)
+    counts = written.selectExpr("count(*) as read", "count(error) as errors").first()
+    return SparkSummary(int(counts["read"]), int(counts["errors"]))

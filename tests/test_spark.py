@@ -1,0 +1,87 @@
+"""Spark engine on local[2]: the same records as the local engine, error records instead of failed jobs."""
+
+import json
+import shutil
+
+import pytest
+
+from alignclf.feeds import read_records, tag_feed
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+pytest.importorskip("pyspark")
+if not shutil.which("java"):
+    pytest.skip("Spark needs Java 17+ (make test installs it)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from alignclf.spark import session
+
+    spark = session("local[2]", "alignclf-tests")
+    yield spark
+    spark.stop()
+
+
+def write_feed(path, count):
+    topics = [
+        "Kazakhstan raised gas exports to China by {n} percent.",
+        "Police seized {n} kg of heroin near the Tajik border.\n\nThree couriers were held.",
+        "The striker scored {n} goals this season.",
+        "A consortium won a concession to run the Almaty toll road for {n} years.",
+        "Hackers breached the railway operator's ticketing system, officials in Bishkek said.",
+    ]
+    with path.open("w") as handle:
+        for n in range(count):
+            handle.write(json.dumps({"id": f"art-{n}", "title": f"Story {n}", "text": topics[n % 5].format(n=n)}) + "\n")
+
+
+def spark_lines(folder):
+    lines = []
+    for part in sorted(folder.glob("part-*.json")):
+        lines += [json.loads(line) for line in part.read_text().splitlines()]
+    return lines
+
+
+def test_spark_output_equals_the_local_engine_record_for_record(spark, tiny_run, tmp_path):
+    import io
+
+    from alignclf.spark import tag_with_spark
+    from alignclf.tagger import load_model
+
+    feed = tmp_path / "feed.jsonl"
+    write_feed(feed, 1000)
+    local = io.StringIO()
+    tag_feed(load_model(tiny_run[1].folder), read_records([str(feed)]), local)
+    expected = [json.loads(line) for line in local.getvalue().splitlines()]
+
+    summary = tag_with_spark([str(feed)], str(tmp_path / "out.jsonl"), str(tiny_run[1].folder), spark=spark)
+    assert (summary.read, summary.errors) == (1000, 0)
+    assert spark_lines(tmp_path / "out.jsonl") == expected
+
+
+def test_malformed_rows_become_error_records(spark, tiny_run, tmp_path):
+    from alignclf.spark import tag_with_spark
+
+    feed = tmp_path / "bad.jsonl"
+    feed.write_text('{"id": "ok", "text": "Gas exports rose."}\nnot json\n{"id": "n", "text": 3}\n{"id": "m"}\n')
+    summary = tag_with_spark([str(feed)], str(tmp_path / "out.jsonl"), str(tiny_run[1].folder), spark=spark)
+    lines = spark_lines(tmp_path / "out.jsonl")
+    assert (summary.read, summary.errors) == (4, 3)
+    assert [line["id"] for line in lines] == ["ok", f"{feed}:2", "n", "m"]
+    assert lines[0]["error"] is None and "malformed JSON" in lines[1]["error"]
+    assert "field 'text' is int" in lines[2]["error"] and "field 'text' is missing" in lines[3]["error"]
+
+
+def test_parquet_in_and_out(spark, tiny_run, tmp_path):
+    import pandas as pd
+
+    from alignclf.spark import tag_with_spark
+
+    source = tmp_path / "in.parquet"
+    pd.DataFrame({"id": ["a", "b", None], "text": ["Police seized heroin.", None, "Wheat exports doubled."]}).to_parquet(source)
+    summary = tag_with_spark([str(source)], str(tmp_path / "out.parquet"), str(tiny_run[1].folder), spark=spark)
+    frame = pd.read_parquet(tmp_path / "out.parquet")
+    assert (summary.read, summary.errors) == (3, 1)
+    assert list(frame["id"]) == ["a", "b", "row:2"]
+    assert "drug_trafficking" in list(frame["sectors"][0])
