@@ -85,3 +85,18 @@ def test_parquet_in_and_out(spark, tiny_run, tmp_path):
     assert (summary.read, summary.errors) == (3, 1)
     assert list(frame["id"]) == ["a", "b", "row:2"]
     assert "drug_trafficking" in list(frame["sectors"][0])
+
+
+def test_the_sample_rss_feed_gets_the_same_tags_as_the_local_engine(spark, tiny_run, tmp_path):
+    import io
+
+    from conftest import ROOT
+
+    from alignclf.spark import tag_with_spark
+    from alignclf.tagger import load_model
+
+    feed = str(ROOT / "data" / "samples" / "feed.xml")
+    local = io.StringIO()
+    tag_feed(load_model(tiny_run[1].folder), read_records([feed]), local)
+    tag_with_spark([feed], str(tmp_path / "out.jsonl"), str(tiny_run[1].folder), spark=spark)
+    assert spark_lines(tmp_path / "out.jsonl") == [json.loads(line) for line in local.getvalue().splitlines()]

@@ -103,7 +103,7 @@ def tag(
             spark_summary = tag_with_spark(
                 inputs, str(output), model or default_model(), master, Fields(text_field, id_field, title_field), max_chars
             )
-        except (FeedError, FileNotFoundError, NoModelError) as exc:
+        except (FeedError, FileNotFoundError, NoModelError, ValueError) as exc:
             _fail(str(exc))
         typer.echo(spark_summary.text(), err=True)
         raise typer.Exit(3 if spark_summary.errors else 0)

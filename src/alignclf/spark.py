@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alignclf.feeds import Fields, parse_jsonl_line
+from alignclf.feeds import Fields, detect_format, parse_jsonl_line, read_records
 from alignclf.tagger import Record, Tagger, load_model, tag_records
+
+# Tagging here passes whole columns of plain strings and lists; the equality tests cover it on pandas 3.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 OUTPUT_DDL = (
     "id string, pillars array<string>, sectors array<string>, scores map<string,double>, "
     "evidence array<struct<start:bigint,end:bigint,text:string,pillars:array<string>,sectors:array<string>>>, "
     "countries array<string>, model string, error string, row bigint"
 )
+OUTPUT_COLUMNS = ["id", "pillars", "sectors", "scores", "evidence", "countries", "model", "error", "row"]
 _TAGGERS: dict[str, Tagger] = {}
 
 
@@ -76,7 +81,20 @@ def _table_partition(model: str, fields: Fields, max_chars: int):
     return run
 
 
-OUTPUT_COLUMNS = ["id", "pillars", "sectors", "scores", "evidence", "countries", "model", "error", "row"]
+def _records_partition(model: str, fields: Fields, max_chars: int):
+    """Records already read on the driver (RSS, HTML, CSV, text): only the tagging is distributed."""
+    import pandas as pd
+
+    def run(frames):
+        for frame in frames:
+            records = [
+                Record(i, t if isinstance(t, str) else None, e if isinstance(e, str) else None)
+                for i, t, e in zip(frame["id"], frame["text"], frame["error"])
+            ]
+            lines = tag_records(_tagger(model), records, max_chars)
+            yield pd.DataFrame([{**line, "row": row} for line, row in zip(lines, frame["row"])], columns=OUTPUT_COLUMNS)
+
+    return run
 
 
 @dataclass
@@ -93,7 +111,11 @@ def session(master: str | None = None, app_name: str = "alignclf"):
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName(app_name).config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
     if master:
         builder = builder.master(master)
     spark = builder.getOrCreate()
@@ -101,17 +123,34 @@ def session(master: str | None = None, app_name: str = "alignclf"):
     return spark
 
 
-def read_input(spark, inputs: list[str], fmt: str):
-    """A DataFrame with a `row` column (input order) and either raw JSONL lines or parquet columns."""
+def input_kind(spec: str) -> str:
+    """parquet and JSONL are read by Spark itself; other formats are parsed on the driver."""
+    if spec.rstrip("/").endswith(".parquet"):
+        return "parquet"
+    path = Path(spec)
+    if "://" in spec or path.is_dir():
+        return "jsonl"
+    with path.open("rb") as stream:
+        return "jsonl" if detect_format(path, stream.read(512)) == "jsonl" else "driver"
+
+
+def read_input(spark, inputs: list[str], kind: str, fields: Fields):
+    """A DataFrame with a `row` column (input order) and raw lines, parquet columns or parsed records."""
     from pyspark.sql import functions as F
 
-    if fmt == "parquet":
+    if kind == "parquet":
         frame = spark.read.parquet(*inputs)
         return frame.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1])).toDF([*frame.columns, "row"])
+    if kind == "driver":
+        rows = [(r.id, r.text, r.error, n) for n, r in enumerate(read_records(inputs, "auto", fields))]
+        return spark.createDataFrame(rows, "id string, text string, error string, row bigint")
     lines = spark.read.text(inputs).withColumn("file", F.input_file_name())
     indexed = lines.rdd.zipWithIndex().map(lambda pair: (pair[0].value, pair[0].file, pair[1])).toDF(["value", "file", "row"])
     starts = indexed.groupBy("file").agg(F.min("row").alias("start"))
     return indexed.join(starts, "file").withColumn("line", F.col("row") - F.col("start") + 1).drop("start")
+
+
+_PARTITIONS = {"parquet": _table_partition, "jsonl": _jsonl_partition, "driver": _records_partition}
 
 
 def tag_with_spark(
@@ -123,9 +162,11 @@ def tag_with_spark(
     max_chars: int = 200_000,
     spark: Any = None,
 ) -> SparkSummary:
-    """Tag JSONL or parquet inputs with Spark and write parquet (`.parquet`) or JSON lines (any other name).
+    """Tag inputs with Spark and write parquet (`.parquet`) or JSON lines (any other name).
 
-    Output rows carry the fields of `alignclf tag`, in input order; Spark writes a folder of part files.
+    JSONL and parquet are read by Spark, so they scale with the cluster; RSS, HTML, CSV and
+    text are parsed on the driver and only tagged in parallel. Output rows carry the fields
+    of `alignclf tag`, in input order; Spark writes a folder of part files.
     """
     fields = fields or Fields()
     missing = [spec for spec in inputs if "://" not in spec and not Path(spec).exists()]
@@ -133,9 +174,13 @@ def tag_with_spark(
         raise FileNotFoundError(f"input not found: {missing[0]}")
     model = str(Path(model).resolve()) if Path(model).is_dir() else model
     spark = spark or session(master)
-    fmt = "parquet" if all(spec.rstrip("/").endswith(".parquet") for spec in inputs) else "jsonl"
-    frame = read_input(spark, [str(Path(p).resolve()) if "://" not in p else p for p in inputs], fmt)
-    partition = (_table_partition if fmt == "parquet" else _jsonl_partition)(model, fields, max_chars)
+    kinds = {input_kind(spec) for spec in inputs}
+    if len(kinds) > 1:
+        raise ValueError(f"--engine spark takes inputs of one kind at a time (got {', '.join(sorted(kinds))})")
+    kind = kinds.pop()
+    resolved = [p if "://" in p or kind == "driver" else str(Path(p).resolve()) for p in inputs]
+    frame = read_input(spark, resolved, kind, fields)
+    partition = _PARTITIONS[kind](model, fields, max_chars)
     tagged = frame.mapInPandas(partition, schema=OUTPUT_DDL).orderBy("row").drop("row")
     writer = tagged.write.mode("overwrite")
     if output.rstrip("/").endswith(".parquet"):
