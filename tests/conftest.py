@@ -59,3 +59,23 @@ def tiny_tagger(tiny_run):
     from alignclf.tagger import load_model
 
     return load_model(tiny_run[1].folder)
+
+
+FEED_TOPICS = [
+    "Kazakhstan raised gas exports to China by {n} percent.",
+    "Police seized {n} kg of heroin near the Tajik border.\n\nThree couriers were held.",
+    "The striker scored {n} goals this season.",
+    "A consortium won a concession to run the Almaty toll road for {n} years.",
+    "Hackers breached the railway operator's ticketing system, officials in Bishkek said.",
+]
+
+
+def write_feed(path: Path, count: int) -> Path:
+    """A JSONL feed of `count` short articles with ids and titles, on and off topic."""
+    import json
+
+    with path.open("w") as handle:
+        for n in range(count):
+            text = FEED_TOPICS[n % len(FEED_TOPICS)].format(n=n)
+            handle.write(json.dumps({"id": f"art-{n}", "title": f"Story {n}", "text": text}) + "\n")
+    return path

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, write_feed
 
 from alignclf.feeds import FeedError, Fields, done_ids, read_records, tag_feed
 from alignclf.tagger import Record
@@ -144,19 +144,6 @@ def test_done_ids_drops_a_line_cut_short(tmp_path):
 
 def cli(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "alignclf.cli", *args], capture_output=True, text=True, **kwargs)
-
-
-def write_feed(path, count):
-    topics = [
-        "Kazakhstan raised gas exports to China by {n} percent.",
-        "Police seized {n} kg of heroin near the Tajik border.",
-        "The striker scored {n} goals this season.",
-        "A consortium won a concession to run the toll road for {n} years.",
-    ]
-    with path.open("w") as handle:
-        for n in range(count):
-            text = topics[n % 4].format(n=n) + " Officials met in Astana on Monday."
-            handle.write(json.dumps({"id": f"art-{n}", "text": text}) + "\n")
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+from conftest import ROOT, write_feed
 
 from alignclf.feeds import read_records, tag_feed
 
@@ -21,19 +22,6 @@ def spark():
     spark = session("local[2]", "alignclf-tests")
     yield spark
     spark.stop()
-
-
-def write_feed(path, count):
-    topics = [
-        "Kazakhstan raised gas exports to China by {n} percent.",
-        "Police seized {n} kg of heroin near the Tajik border.\n\nThree couriers were held.",
-        "The striker scored {n} goals this season.",
-        "A consortium won a concession to run the Almaty toll road for {n} years.",
-        "Hackers breached the railway operator's ticketing system, officials in Bishkek said.",
-    ]
-    with path.open("w") as handle:
-        for n in range(count):
-            handle.write(json.dumps({"id": f"art-{n}", "title": f"Story {n}", "text": topics[n % 5].format(n=n)}) + "\n")
 
 
 def spark_lines(folder):
@@ -89,8 +77,6 @@ def test_parquet_in_and_out(spark, tiny_run, tmp_path):
 
 def test_the_sample_rss_feed_gets_the_same_tags_as_the_local_engine(spark, tiny_run, tmp_path):
     import io
-
-    from conftest import ROOT
 
     from alignclf.spark import tag_with_spark
     from alignclf.tagger import load_model

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alignclf.feeds import Fields, detect_format, parse_jsonl_line, read_records
+from alignclf.feeds import Fields, check_inputs, detect_format, parse_jsonl_line, read_records
 from alignclf.tagger import Record, Tagger, load_model, tag_records
 
 # Tagging here passes whole columns of plain strings and lists; the equality tests cover it on pandas 3.
@@ -169,9 +169,7 @@ def tag_with_spark(
     of `alignclf tag`, in input order; Spark writes a folder of part files.
     """
     fields = fields or Fields()
-    missing = [spec for spec in inputs if "://" not in spec and not Path(spec).exists()]
-    if missing:
-        raise FileNotFoundError(f"input not found: {missing[0]}")
+    check_inputs([spec for spec in inputs if "://" not in spec])
     model = str(Path(model).resolve()) if Path(model).is_dir() else model
     spark = spark or session(master)
     kinds = {input_kind(spec) for spec in inputs}

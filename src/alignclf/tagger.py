@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from alignclf.models import Model, load_folder
-from alignclf.models.base import COUNTRIES_FILE, ModelCard
+from alignclf.models.base import COUNTRIES_FILE
 from alignclf.taxonomy import Taxonomy
 from alignclf.text import Gazetteer, Sentence, split_sentences
 
@@ -76,12 +76,9 @@ class Tagger:
 
     @classmethod
     def from_folder(cls, directory: str | Path, **options: Any) -> Tagger:
+        """The Tagger of a model folder; `options` reach the model kind's loader (e.g. `runtime="torch"`)."""
         directory = Path(directory)
         model, card, taxonomy = load_folder(directory, **options)
-        return cls._from_parts(model, card, taxonomy, directory)
-
-    @classmethod
-    def _from_parts(cls, model: Model, card: ModelCard, taxonomy: Taxonomy, directory: Path) -> Tagger:
         gazetteer = Gazetteer.from_yaml(directory / COUNTRIES_FILE) if (directory / COUNTRIES_FILE).is_file() else Gazetteer({})
         return cls(model, taxonomy, card.thresholds, gazetteer, name=card.name)
 
