@@ -51,6 +51,7 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks train.py
 
 bench: install java
+	$(BIN)/python benchmarks/splitter.py
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/engines.py
 
