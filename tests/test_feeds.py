@@ -105,6 +105,14 @@ def test_bad_csv_rows_become_error_records(tmp_path):
     assert "more fields than the header" in records[3][2]
 
 
+def test_an_unreadable_feed_in_a_folder_is_an_error_record(tmp_path):
+    (tmp_path / "a.xml").write_text("<rss><channel><title>Broken")
+    (tmp_path / "b.jsonl").write_text('{"id": "ok", "text": "Gas exports rose."}\n')
+    records = ids_and_texts([tmp_path])
+    assert [r[0] for r in records] == [str(tmp_path / "a.xml"), "ok"]
+    assert "not a readable RSS/Atom feed" in records[0][2] and records[1][2] is None
+
+
 def test_usage_errors_are_raised_before_reading(tmp_path):
     with pytest.raises(FeedError, match="input not found"):
         list(read_records([str(tmp_path / "missing.jsonl")]))

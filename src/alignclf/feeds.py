@@ -126,7 +126,9 @@ def _rss_records(data: bytes, name: str) -> Iterator[Record]:
 
     feed = feedparser.parse(data)
     if feed.bozo and not feed.entries:
-        raise FeedError(f"{name}: not a readable RSS/Atom feed ({feed.bozo_exception})")
+        # One unreadable feed in a folder of many is a record with an error, not a stopped run.
+        yield Record(name, None, f"{name}: not a readable RSS/Atom feed ({feed.bozo_exception})")
+        return
     for index, entry in enumerate(feed.entries, start=1):
         record_id = entry.get("id") or entry.get("link") or f"{name}:{index}"
         body = entry.get("content", [{}])[0].get("value") if entry.get("content") else entry.get("summary", "")
