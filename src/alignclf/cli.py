@@ -71,6 +71,26 @@ def evaluate(
         typer.echo(report.table())
 
 
+def _tag_with_spark(
+    inputs: list[str], output: Path | None, model: str | None, master: str, fields, max_chars: int, resume: bool
+) -> None:
+    """`alignclf tag --engine spark`: always exits (0, 2 or 3 as for the local engine)."""
+    from alignclf.feeds import FeedError
+    from alignclf.spark import tag_with_spark
+    from alignclf.tagger import NoModelError, default_model
+
+    if output is None:
+        _fail("--engine spark needs -o/--output (a folder: .parquet for parquet, else JSON lines)")
+    if resume:
+        _fail("--resume works with the local engine; Spark rewrites its output folder whole")
+    try:
+        summary = tag_with_spark(inputs, str(output), model or default_model(), master, fields, max_chars)
+    except (FeedError, NoModelError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(summary.text(), err=True)
+    raise typer.Exit(3 if summary.errors else 0)
+
+
 @app.command()
 def tag(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
@@ -89,24 +109,13 @@ def tag(
     """Batch-tag news: one JSON line per input record, in input order; exit 3 if any record has an error."""
     from alignclf.feeds import FORMATS, FeedError, Fields, check_inputs, done_ids, read_records, tag_feed
     from alignclf.models import ModelFolderError
-    from alignclf.tagger import NoModelError, default_model, load_model
+    from alignclf.tagger import NoModelError, load_model
 
-    if engine not in ("local", "spark"):
-        _fail(f"unknown engine {engine!r} (choose local or spark)")
+    fields = Fields(text_field, id_field, title_field)
     if engine == "spark":
-        from alignclf.spark import tag_with_spark
-
-        if output is None:
-            _fail("--engine spark needs -o/--output (a folder: .parquet for parquet, else JSON lines)")
-        try:
-            check_inputs(inputs)
-            spark_summary = tag_with_spark(
-                inputs, str(output), model or default_model(), master, Fields(text_field, id_field, title_field), max_chars
-            )
-        except (FeedError, FileNotFoundError, NoModelError, ValueError) as exc:
-            _fail(str(exc))
-        typer.echo(spark_summary.text(), err=True)
-        raise typer.Exit(3 if spark_summary.errors else 0)
+        _tag_with_spark(inputs, output, model, master, fields, max_chars, resume)
+    if engine != "local":
+        _fail(f"unknown engine {engine!r} (choose local or spark)")
     if fmt not in FORMATS:
         _fail(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if resume and output is None:
@@ -117,7 +126,7 @@ def tag(
     except (FeedError, ModelFolderError, NoModelError) as exc:
         _fail(str(exc))
     skip = done_ids(output) if resume and output else set()
-    records = read_records(inputs, fmt, Fields(text_field, id_field, title_field))
+    records = read_records(inputs, fmt, fields)
     handle = output.open("a" if resume else "w", encoding="utf-8") if output else sys.stdout
     try:
         summary = tag_feed(tagger, records, handle, batch_size, skip, max_chars, progress=sys.stderr.isatty())
