@@ -38,6 +38,13 @@ def configure() -> str:
     return uri
 
 
+def _artifact_location(uri: str) -> str | None:
+    """Artifacts of a local SQLite store live beside it (not in whatever folder a run starts from)."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns").as_uri()
+    return None  # a tracking server decides
+
+
 @dataclass
 class TrackedRun:
     run_id: str
@@ -109,9 +116,9 @@ def _figures(reports: dict[str, Report], confusion: dict[str, tuple[np.ndarray, 
     for offset, metric in enumerate(("precision", "recall", "f1")):
         axis.bar(positions + (offset - 1) * width, [getattr(i, metric) for i in report.labels], width, label=metric)
     axis.set_xticks(positions, names, rotation=30, ha="right")
-    axis.set_ylim(0, 1.05)
+    axis.set_ylim(0, 1.18)
     axis.set_title("Test split: precision, recall and F1 per label")
-    axis.legend(loc="lower right")
+    axis.legend(loc="upper center", ncol=3, frameon=False)
     bars.tight_layout()
 
     y_true, y_pred = confusion["test"]
@@ -131,7 +138,7 @@ def _figures(reports: dict[str, Report], confusion: dict[str, tuple[np.ndarray, 
         )
         ax.imshow(matrix, cmap="Blues")
         for (r, c), value in np.ndenumerate(matrix):
-            ax.text(c, r, str(value), ha="center", va="center")
+            ax.text(c, r, str(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black")
         ax.set_title(names[index])
         ax.set_xticks([0, 1], ["pred 0", "pred 1"])
         ax.set_yticks([0, 1], ["true 0", "true 1"])
@@ -170,7 +177,9 @@ def log_run(
     import pandas as pd
     from mlflow import MlflowClient
 
-    configure()
+    uri = configure()
+    if mlflow.get_experiment_by_name(config.tracking.experiment) is None:
+        mlflow.create_experiment(config.tracking.experiment, artifact_location=_artifact_location(uri))
     mlflow.set_experiment(config.tracking.experiment)
     client = MlflowClient()
     with mlflow.start_run(run_name=config.name) as run:
