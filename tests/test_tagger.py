@@ -61,6 +61,11 @@ def test_one_text_or_many_in_order(tiny_tagger):
     assert predictions[0].to_dict() == predictions[4998].to_dict() and predictions[1].pillars == []
 
 
+def test_any_iterable_of_texts_works(tiny_tagger):
+    from_generator = tiny_tagger.predict(text for text in [ARTICLE, "Rain on Sunday."])
+    assert [p.to_dict() for p in from_generator] == [p.to_dict() for p in tiny_tagger.predict([ARTICLE, "Rain on Sunday."])]
+
+
 def test_non_string_input_is_a_type_error_naming_its_position(tiny_tagger):
     with pytest.raises(TypeError, match="position 2 is int"):
         tiny_tagger.predict(["a", "b", 3])

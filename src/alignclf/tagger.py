@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,10 +91,11 @@ class Tagger:
         names = [name for name, flag in zip(self.taxonomy.names, on) if flag]
         return [n for n in names if n in self._pillars], [n for n in names if n not in self._pillars]
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: Iterable[str]) -> list[Prediction]:
         """One Prediction per text, in order. A text without sentences gets empty labels."""
         if isinstance(texts, str):
             raise TypeError("predict takes a list of texts, not a single string: use predict([text])")
+        texts = list(texts)  # a generator would be spent by the type check below
         for position, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"text at position {position} is {type(text).__name__}, not str")
