@@ -48,3 +48,9 @@ def test_flatten_gives_dotted_string_params():
     assert flat["seed"] == "7"
     assert flat["model.tfidf.C"] == "4.0"
     assert flat["model.tfidf.max_features"] == "null"
+
+
+@pytest.mark.parametrize("name", ["..", "", "a/b", ".hidden"])
+def test_names_that_are_not_plain_folder_names_are_refused(name):
+    with pytest.raises(ConfigError, match="name"):
+        load_config(None, [f"name={name}"])

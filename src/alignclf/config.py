@@ -84,7 +84,8 @@ class TrackingConfig(_Strict):
 
 
 class Config(_Strict):
-    name: str = "tfidf"
+    # Also the model folder's name under output_dir, so no path separators or dots-only names.
+    name: str = Field("tfidf", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = 13
     taxonomy: str = "configs/taxonomy.yaml"
     countries: str = "configs/countries.yaml"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alignclf.config import Config, ConfigError, load_config
-from alignclf.data import SPLITS, LabelledDataError
+from alignclf.config import Config, load_config
+from alignclf.data import SPLITS
 from alignclf.dataset import ProcessedData, load_processed
 from alignclf.metrics import Report, apply_thresholds, score, tune_thresholds
 from alignclf.models import Model, ModelCard, create_model
@@ -38,7 +38,11 @@ def export(
     """Write models/<name>/: weights, alignclf.json, the gazetteer and the resolved config."""
     import yaml
 
-    folder = Path(config.output_dir) / config.name
+    target = Path(config.output_dir) / config.name
+    if target.exists() and not (target / "alignclf.json").is_file():
+        raise ValueError(f"{target} exists and is not a model folder; refusing to replace it")
+    # Written beside the target and swapped in at the end, so a failure never leaves half a folder.
+    folder = target.with_name(f".{config.name}.partial")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -59,7 +63,10 @@ def export(
     ).write(folder)
     shutil.copyfile(config.countries, folder / COUNTRIES_FILE)
     (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    return folder
+    if target.exists():
+        shutil.rmtree(target)
+    folder.rename(target)
+    return target
 
 
 def _frames(data: ProcessedData, taxonomy: Taxonomy) -> dict:
@@ -117,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config, args.overrides)
         result = train(config, args.config)
-    except (ConfigError, LabelledDataError) as exc:
+    except (ValueError, OSError) as exc:  # config, data, taxonomy and model-folder errors all derive from these
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"# {config.name} ({config.model.kind}): test split, thresholds tuned on validation\n")
