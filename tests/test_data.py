@@ -141,3 +141,13 @@ def test_build_writes_a_loadable_dataset_with_a_stable_digest(tmp_path):
     card = (tmp_path / "processed" / "DATACARD.md").read_text()
     assert first.digest in card and "| sectors | ppp |" in card
     assert build_dataset(config).digest == first.digest
+
+
+def test_processed_data_is_rebuilt_when_the_split_settings_change(tmp_path, taxonomy):
+    from alignclf.dataset import load_processed
+
+    config = load_config(ROOT / "configs" / "data.yaml", project_overrides(tmp_path))
+    first = load_processed(config, taxonomy)
+    assert load_processed(config, taxonomy).digest == first.digest
+    reseeded = load_config(ROOT / "configs" / "data.yaml", project_overrides(tmp_path) + ["seed=7"])
+    assert load_processed(reseeded, taxonomy).digest != first.digest

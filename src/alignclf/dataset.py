@@ -42,10 +42,11 @@ class BuildResult:
         return format_counts(self.counts)
 
 
-def sources_fingerprint(labelled_dir: str | Path, taxonomy: Taxonomy) -> str:
-    """Hash of the labelled files and taxonomy: tells whether data/processed/ is stale."""
+def sources_fingerprint(config: Config, taxonomy: Taxonomy) -> str:
+    """Hash of what decides the split (labelled files, taxonomy, split settings, seed): tells whether data/processed/ is stale."""
     sha = hashlib.sha256(taxonomy.digest.encode())
-    for path in sorted(Path(labelled_dir).glob("*.jsonl")):
+    sha.update(json.dumps([config.seed, config.data.model_dump(mode="json")], sort_keys=True).encode())
+    for path in sorted(Path(config.data.labelled_dir).glob("*.jsonl")):
         sha.update(path.name.encode())
         sha.update(path.read_bytes())
     return sha.hexdigest()[:16]
@@ -153,7 +154,7 @@ def build_dataset(config: Config) -> BuildResult:
     manifest = {
         "digest": result.digest,
         "taxonomy_digest": taxonomy.digest,
-        "sources_fingerprint": sources_fingerprint(config.data.labelled_dir, taxonomy),
+        "sources_fingerprint": sources_fingerprint(config, taxonomy),
         "sizes": {name: len(rows) for name, rows in splits.items()},
         "removed_duplicates": len(deduped.removed),
         "counts": result.counts,
@@ -189,9 +190,8 @@ def load_processed(config: Config, taxonomy: Taxonomy) -> ProcessedData:
 
     out = Path(config.data.processed_dir)
     manifest_path = out / "manifest.json"
-    fresh = manifest_path.exists() and json.loads(manifest_path.read_text())["sources_fingerprint"] == sources_fingerprint(
-        config.data.labelled_dir, taxonomy
-    )
+    recorded = json.loads(manifest_path.read_text()).get("sources_fingerprint") if manifest_path.exists() else None
+    fresh = recorded == sources_fingerprint(config, taxonomy)
     if not fresh:
         build_dataset(config)
     manifest = json.loads(manifest_path.read_text())

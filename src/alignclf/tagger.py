@@ -199,7 +199,7 @@ def load_model(model: str | Path | None = None, **options: Any) -> Tagger:
     raise NoModelError(f"model not found: {spec!r} is neither a model folder nor an MLflow model URI")
 
 
-_LOADED: dict[str, Tagger] = {}
+_LOADED: dict[str | None, Tagger] = {}
 
 
 def predict(texts: Sequence[str], model: str | Path | None = None) -> list[dict[str, Any]]:
@@ -208,7 +208,7 @@ def predict(texts: Sequence[str], model: str | Path | None = None) -> list[dict[
     >>> predict(["Kazakhstan raised gas exports to China."])[0]["sectors"]  # doctest: +SKIP
     ['energy']
     """
-    spec = str(model) if model is not None else default_model()
-    if spec not in _LOADED:
-        _LOADED[spec] = load_model(spec)
-    return [p.to_dict() for p in _LOADED[spec].predict(texts)]
+    key = str(model) if model is not None else None  # the default is resolved once, like the model
+    if key not in _LOADED:
+        _LOADED[key] = load_model(key)
+    return [p.to_dict() for p in _LOADED[key].predict(texts)]

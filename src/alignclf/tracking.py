@@ -177,6 +177,13 @@ def log_run(
     import pandas as pd
     from mlflow import MlflowClient
 
+    metrics = {}
+    for split, report in reports.items():
+        metrics.update(report.flat(prefix=f"{split}."))
+    if config.tracking.promote and config.tracking.champion_metric not in metrics:
+        raise ValueError(
+            f"tracking.champion_metric {config.tracking.champion_metric!r} is not a metric (e.g. test.sectors.macro_f1)"
+        )
     uri = configure()
     if mlflow.get_experiment_by_name(config.tracking.experiment) is None:
         mlflow.create_experiment(config.tracking.experiment, artifact_location=_artifact_location(uri))
@@ -196,12 +203,12 @@ def log_run(
         for key, values in series.items():
             for step, value in enumerate(values):
                 mlflow.log_metric(key, value, step=step)
-        metrics = {}
-        for split, report in reports.items():
-            metrics.update(report.flat(prefix=f"{split}."))
         mlflow.log_metrics(metrics)
+        import matplotlib.pyplot as plt
+
         for path, figure in _figures(reports, confusion, taxonomy).items():
             mlflow.log_figure(figure, path)
+            plt.close(figure)
         mlflow.log_dict({split: report.to_dict() for split, report in reports.items()}, "classification_report.json")
         with tempfile.TemporaryDirectory() as scratch:
             resolved = Path(scratch) / "config.resolved.yaml"
@@ -227,9 +234,7 @@ def log_run(
         promoted = False
         if version and config.tracking.promote:
             current = _champion_score(client, config)
-            challenger = metrics.get(config.tracking.champion_metric)
-            if challenger is None:
-                raise ValueError(f"tracking.champion_metric {config.tracking.champion_metric!r} is not a logged metric")
+            challenger = metrics[config.tracking.champion_metric]
             if current is None or challenger > current:
                 client.set_registered_model_alias(config.tracking.registered_model, config.tracking.champion_alias, version)
                 promoted = True
@@ -257,13 +262,13 @@ def save_pyfunc(folder: Path, path: Path, kind: str) -> Path:
 
 def champion_uri(config: Config | None = None) -> str | None:
     """`models:/<name>@<alias>` when the tracking store has a champion, else None."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
     config = config or Config()
     uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return None  # no store yet: do not create one just to look
+        return None  # no store yet: neither create one nor pay for importing mlflow just to look
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
     configure()
     try:
         MlflowClient().get_model_version_by_alias(config.tracking.registered_model, config.tracking.champion_alias)
