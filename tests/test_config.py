@@ -54,3 +54,14 @@ def test_flatten_gives_dotted_string_params():
 def test_names_that_are_not_plain_folder_names_are_refused(name):
     with pytest.raises(ConfigError, match="name"):
         load_config(None, [f"name={name}"])
+
+
+def test_override_under_an_empty_section(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n")
+    assert load_config(path, ["data.test_fraction=0.2"]).data.test_fraction == 0.2
+
+
+def test_thresholds_must_be_ordered():
+    with pytest.raises(ConfigError, match="minimum <= default <= maximum"):
+        load_config(None, ["thresholds.minimum=0.9"])

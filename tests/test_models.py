@@ -93,3 +93,11 @@ def test_missing_folder_and_missing_card(tmp_path):
         load_folder(tmp_path / "nothing")
     with pytest.raises(ModelFolderError, match="alignclf.json is missing"):
         load_folder(tmp_path)
+
+
+def test_folder_with_a_broken_gazetteer_is_refused(folder_copy):
+    from alignclf.tagger import Tagger
+
+    (folder_copy / "countries.yaml").write_text("China: []\n")
+    with pytest.raises(ModelFolderError, match="not a valid gazetteer"):
+        Tagger.from_folder(folder_copy)

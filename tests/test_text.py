@@ -78,3 +78,10 @@ def gazetteer():
 )
 def test_countries_match_whole_words(gazetteer, text, countries):
     assert sorted(gazetteer.find(text)) == countries
+
+
+def test_a_country_without_names_is_refused(tmp_path):
+    path = tmp_path / "countries.yaml"
+    path.write_text("China: []\n")
+    with pytest.raises(ValueError, match="non-empty list"):
+        Gazetteer.from_yaml(path)

@@ -71,6 +71,12 @@ class ThresholdConfig(_Strict):
     minimum: float = Field(0.05, gt=0, lt=1)
     maximum: float = Field(0.95, gt=0, lt=1)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdConfig:
+        if not self.minimum <= self.default <= self.maximum:
+            raise ValueError("thresholds must satisfy minimum <= default <= maximum")
+        return self
+
 
 class TrackingConfig(_Strict):
     enabled: bool = True
@@ -126,7 +132,9 @@ def _apply_override(tree: dict[str, Any], override: str) -> None:
             raise ConfigError(f"override {key!r}: unknown key {'.'.join(parts[: depth + 1])!r}")
         known = known[part]
         if depth < len(parts) - 1:
-            node = node.setdefault(part, {})
+            if not isinstance(node.get(part), dict):
+                node[part] = {}  # a section left empty in the YAML (`data:`) reads as null
+            node = node[part]
     node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -24,6 +25,9 @@ _SUFFIXES = {
     ".html": "html", ".htm": "html",
     ".txt": "txt", ".text": "txt", ".md": "txt",
 }  # fmt: skip
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
 
 
 class FeedError(ValueError):
@@ -91,16 +95,19 @@ def _csv_records(stream: BinaryIO, name: str, fields: Fields, delimiter: str) ->
     text_stream = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
     reader = csv.DictReader(text_stream, delimiter=delimiter)
     if reader.fieldnames is None or fields.text not in reader.fieldnames:
-        raise FeedError(f"{name}: CSV has no '{fields.text}' column (columns: {reader.fieldnames}); use --text-field")
+        # Like an unreadable feed: the file is accounted for by one error record and the run goes on.
+        yield Record(name, None, f"{name}: CSV has no '{fields.text}' column (columns: {reader.fieldnames}); use --text-field")
+        return
     for row in reader:
         fallback = f"{name}:{reader.line_num}"
-        record_id = row.get(fields.id) or fallback
+        raw_id = row.get(fields.id)
+        record_id = raw_id if raw_id and not _UNDECODED.search(raw_id) else fallback
         text = row.get(fields.text)
         if None in row:
             yield Record(record_id, None, f"{fallback}: row has more fields than the header")
         elif text is None:
             yield Record(record_id, None, f"{fallback}: field '{fields.text}' is missing (row too short)")
-        elif any("\udc80" <= ch <= "\udcff" for ch in text + (row.get(fields.title) or "")):
+        elif _UNDECODED.search(text + (row.get(fields.title) or "")):
             yield Record(record_id, None, f"{fallback}: field '{fields.text}' is not valid UTF-8")
         else:
             yield Record(record_id, _title_and_text(row.get(fields.title), text))
@@ -175,9 +182,8 @@ def read_records(inputs: Iterable[str], fmt: str = "auto", fields: Fields | None
         raise FeedError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     for spec in inputs:
         if spec == "-":
-            stream = (
-                io.BufferedReader(sys.stdin.buffer) if hasattr(sys.stdin, "buffer") else io.BytesIO(sys.stdin.read().encode())
-            )
+            raw = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(sys.stdin.read().encode())
+            stream = io.BufferedReader(raw)  # peek() for format sniffing
             chosen = fmt if fmt != "auto" else sniff(stream.peek(512))
             yield from _stream_records(stream, "-", chosen, fields)
             continue

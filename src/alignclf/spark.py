@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alignclf.feeds import Fields, check_inputs, detect_format, parse_jsonl_line, read_records
+from alignclf.feeds import FeedError, Fields, check_inputs, detect_format, parse_jsonl_line, read_records
 from alignclf.tagger import Record, Tagger, load_model, tag_records
 
 # Tagging here passes whole columns of plain strings and lists; the equality tests cover it on pandas 3.
@@ -169,9 +169,20 @@ def tag_with_spark(
     of `alignclf tag`, in input order; Spark writes a folder of part files.
     """
     fields = fields or Fields()
+    if "-" in inputs:
+        raise FeedError("--engine spark reads files, folders or URIs, not standard input")
     check_inputs([spec for spec in inputs if "://" not in spec])
     model = str(Path(model).resolve()) if Path(model).is_dir() else model
+    owned = spark is None
     spark = spark or session(master)
+    try:
+        return _run(spark, inputs, output, model, fields, max_chars)
+    finally:
+        if owned:
+            spark.stop()
+
+
+def _run(spark: Any, inputs: list[str], output: str, model: str, fields: Fields, max_chars: int) -> SparkSummary:
     kinds = {input_kind(spec) for spec in inputs}
     if len(kinds) > 1:
         raise ValueError(f"--engine spark takes inputs of one kind at a time (got {', '.join(sorted(kinds))})")

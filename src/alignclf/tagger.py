@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
-from alignclf.models import Model, load_folder
+from alignclf.models import Model, ModelFolderError, load_folder
 from alignclf.models.base import COUNTRIES_FILE
 from alignclf.taxonomy import Taxonomy
 from alignclf.text import Gazetteer, Sentence, split_sentences
@@ -79,7 +80,11 @@ class Tagger:
         """The Tagger of a model folder; `options` reach the model kind's loader (e.g. `runtime="torch"`)."""
         directory = Path(directory)
         model, card, taxonomy = load_folder(directory, **options)
-        gazetteer = Gazetteer.from_yaml(directory / COUNTRIES_FILE) if (directory / COUNTRIES_FILE).is_file() else Gazetteer({})
+        countries = directory / COUNTRIES_FILE
+        try:
+            gazetteer = Gazetteer.from_yaml(countries) if countries.is_file() else Gazetteer({})
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ModelFolderError(f"{countries} is not a valid gazetteer: {exc}") from None
         return cls(model, taxonomy, card.thresholds, gazetteer, name=card.name)
 
     def sentence_scores(self, sentences: list[str]) -> np.ndarray:

@@ -136,7 +136,8 @@ class Gazetteer:
     def from_yaml(cls, path: str | Path) -> Gazetteer:
         tree = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         if not isinstance(tree, dict) or not all(
-            isinstance(aliases, list) and all(isinstance(a, str) for a in aliases) for aliases in tree.values()
+            isinstance(aliases, list) and aliases and all(isinstance(a, str) and a.strip() for a in aliases)
+            for aliases in tree.values()
         ):
-            raise ValueError(f"{path}: expected a mapping of country to a list of names")
+            raise ValueError(f"{path}: expected a mapping of country to a non-empty list of names")
         return cls(tree)
