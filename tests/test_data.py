@@ -151,3 +151,9 @@ def test_processed_data_is_rebuilt_when_the_split_settings_change(tmp_path, taxo
     assert load_processed(config, taxonomy).digest == first.digest
     reseeded = load_config(ROOT / "configs" / "data.yaml", project_overrides(tmp_path) + ["seed=7"])
     assert load_processed(reseeded, taxonomy).digest != first.digest
+
+
+def test_too_few_examples_to_split_is_a_clear_error(taxonomy):
+    seed_only = [example(f"s{i}", f"Sentence number {i}.", source="seed") for i in range(5)]
+    with pytest.raises(LabelledDataError, match="only 0 examples outside the train-only sources"):
+        stratified_split(seed_only, taxonomy, 0.15, 0.15, 13, ("seed",))

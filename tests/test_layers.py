@@ -27,13 +27,13 @@ def test_no_module_imports_a_higher_layer():
         name = ".".join(path.relative_to(package).with_suffix("").parts)
         own = layer_of(name)
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("alignclf."):
-                target = node.module.removeprefix("alignclf.")
+            if isinstance(node, ast.ImportFrom) and node.module == "alignclf":
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("alignclf."):
+                targets = [node.module.removeprefix("alignclf.")]
             elif isinstance(node, ast.Import):
                 targets = [a.name.removeprefix("alignclf.") for a in node.names if a.name.startswith("alignclf.")]
-                if not targets:
-                    continue
-                target = targets[0]
             else:
                 continue
-            assert layer_of(target) <= own, f"{name} imports {target}, a higher layer"
+            for target in targets:
+                assert layer_of(target) <= own, f"{name} imports {target}, a higher layer"

@@ -157,9 +157,9 @@ def serve(
         _fail(str(exc))
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="alignclf")
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point; `argv` lets tests call it directly."""
+    app(args=argv, prog_name="alignclf")
 
 
 if __name__ == "__main__":

@@ -196,6 +196,12 @@ def stratified_split(
 
     pinned = [e for e in examples if e.source in train_only_sources]
     pool = sorted((e for e in examples if e.source not in train_only_sources), key=lambda e: e.id)
+    smallest = min(validation_fraction, test_fraction)
+    if len(pool) * smallest < 1:
+        raise LabelledDataError(
+            [f"only {len(pool)} examples outside the train-only sources {list(train_only_sources)}: too few to split "
+             f"with validation/test fractions {validation_fraction}/{test_fraction}"]
+        )  # fmt: skip
     matrix = label_matrix(pool, taxonomy)
     matrix = np.hstack([matrix, (matrix.sum(axis=1) == 0).astype(np.int64)[:, None]])
     held_out = validation_fraction + test_fraction

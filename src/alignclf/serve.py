@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from alignclf.models import load_folder
 from alignclf.tagger import default_model
 from alignclf.tracking import DEFAULT_TRACKING_URI, save_pyfunc
 
@@ -35,8 +35,8 @@ def serve(model: str | None = None, port: int = 5000, host: str = "127.0.0.1", w
     with tempfile.TemporaryDirectory(prefix="alignclf-serve-") as scratch:
         folder = Path(spec)
         if folder.is_dir():
-            kind = json.loads((folder / "alignclf.json").read_text())["kind"]
-            spec = str(save_pyfunc(folder.resolve(), Path(scratch) / "pyfunc", kind))
+            _, card, _ = load_folder(folder)  # a broken folder fails here, not inside the server
+            spec = str(save_pyfunc(folder.resolve(), Path(scratch) / "pyfunc", card.kind))
         print(f"serving {model or spec} on http://{host}:{port}/invocations", file=sys.stderr, flush=True)
         try:
             return subprocess.call(serve_command(spec, port, host, workers), env=env)

@@ -47,9 +47,9 @@ def _skops_io():
 class TfidfModel(Model):
     """A strong linear baseline; character n-grams carry it across spelling and inflection.
 
-    >>> model = TfidfModel(TfidfConfig(), seed=0).fit(["oil deal", "goal scored"], np.array([[1], [0]]))
+    >>> model = TfidfModel(TfidfConfig(), seed=0).fit(["oil deal", "goal scored"], np.array([[1, 0], [0, 1]]))
     >>> model.predict_proba(["oil exports"]).shape
-    (1, 1)
+    (1, 2)
     """
 
     kind = "tfidf"

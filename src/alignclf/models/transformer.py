@@ -271,6 +271,7 @@ class TransformerModel(Model):
         updates = {k: v for k, v in {"runtime": runtime, "quantize": quantize}.items() if v is not None}
         settings = settings.model_copy(update=updates) if updates else settings
         model = cls(settings, seed=0, n_labels=n_labels)
+        model.base_folder_ = directory / HF_DIR  # so a loaded model can be saved again
         model.tokenizer_ = _tokenizer(directory / HF_DIR, settings.max_length)
         if settings.runtime == "onnx":
             import onnxruntime as ort
