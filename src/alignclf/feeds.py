@@ -15,7 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from alignclf.tagger import Record, Tagger, tag_records
+from alignclf.tagger import Record, Tagger, article_text, record_id, tag_records
 
 FORMATS = ("auto", "jsonl", "csv", "rss", "html", "txt")
 _SUFFIXES = {
@@ -57,10 +57,6 @@ def detect_format(path: Path, head: bytes) -> str:
     return _SUFFIXES.get(path.suffix.lower()) or sniff(head)
 
 
-def _title_and_text(title: object, text: str) -> str:
-    return f"{title.strip()}\n\n{text}" if isinstance(title, str) and title.strip() else text
-
-
 def parse_jsonl_line(raw: bytes, fallback: str, fields: Fields) -> Record | None:
     """One JSONL line as a record (None for a blank line); `fallback` is its `<file>:<line>` id."""
     if not raw.strip():
@@ -75,13 +71,12 @@ def parse_jsonl_line(raw: bytes, fallback: str, fields: Fields) -> Record | None
         return Record(fallback, None, f"{fallback}: malformed JSON ({exc.msg} at column {exc.colno})")
     if not isinstance(item, dict):
         return Record(fallback, None, f"{fallback}: expected a JSON object, got {type(item).__name__}")
-    raw_id = item.get(fields.id)
-    record_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else fallback
+    identifier = record_id(item.get(fields.id), fallback)
     text = item.get(fields.text)
     if not isinstance(text, str):
         problem = "is missing" if fields.text not in item else f"is {type(text).__name__}, not a string"
-        return Record(record_id, None, f"{fallback}: field '{fields.text}' {problem}")
-    return Record(record_id, _title_and_text(item.get(fields.title), text))
+        return Record(identifier, None, f"{fallback}: field '{fields.text}' {problem}")
+    return Record(identifier, article_text(item.get(fields.title), text))
 
 
 def _jsonl_records(stream: BinaryIO, name: str, fields: Fields) -> Iterator[Record]:
@@ -101,16 +96,16 @@ def _csv_records(stream: BinaryIO, name: str, fields: Fields, delimiter: str) ->
     for row in reader:
         fallback = f"{name}:{reader.line_num}"
         raw_id = row.get(fields.id)
-        record_id = raw_id if raw_id and not _UNDECODED.search(raw_id) else fallback
+        identifier = record_id(None if raw_id and _UNDECODED.search(raw_id) else raw_id, fallback)
         text = row.get(fields.text)
         if None in row:
-            yield Record(record_id, None, f"{fallback}: row has more fields than the header")
+            yield Record(identifier, None, f"{fallback}: row has more fields than the header")
         elif text is None:
-            yield Record(record_id, None, f"{fallback}: field '{fields.text}' is missing (row too short)")
+            yield Record(identifier, None, f"{fallback}: field '{fields.text}' is missing (row too short)")
         elif _UNDECODED.search(text + (row.get(fields.title) or "")):
-            yield Record(record_id, None, f"{fallback}: field '{fields.text}' is not valid UTF-8")
+            yield Record(identifier, None, f"{fallback}: field '{fields.text}' is not valid UTF-8")
         else:
-            yield Record(record_id, _title_and_text(row.get(fields.title), text))
+            yield Record(identifier, article_text(row.get(fields.title), text))
 
 
 def html_to_text(fragment: str) -> str:
@@ -137,13 +132,13 @@ def _rss_records(data: bytes, name: str) -> Iterator[Record]:
         yield Record(name, None, f"{name}: not a readable RSS/Atom feed ({feed.bozo_exception})")
         return
     for index, entry in enumerate(feed.entries, start=1):
-        record_id = entry.get("id") or entry.get("link") or f"{name}:{index}"
+        identifier = entry.get("id") or entry.get("link") or f"{name}:{index}"
         body = entry.get("content", [{}])[0].get("value") if entry.get("content") else entry.get("summary", "")
         text = html_to_text(body or "")
         if not text.strip() and not entry.get("title"):
-            yield Record(record_id, None, f"{name}: entry {index} has neither title nor text")
+            yield Record(identifier, None, f"{name}: entry {index} has neither title nor text")
             continue
-        yield Record(record_id, _title_and_text(html_to_text(entry.get("title", "")), text))
+        yield Record(identifier, article_text(html_to_text(entry.get("title", "")), text))
 
 
 def _html_record(data: bytes, name: str) -> Record:
@@ -152,7 +147,7 @@ def _html_record(data: bytes, name: str) -> Record:
     extracted = trafilatura.bare_extraction(data.decode("utf-8", errors="replace"), with_metadata=True)
     if extracted is None or not (extracted.text or "").strip():
         return Record(name, None, f"{name}: no main text found in the HTML page")
-    return Record(name, _title_and_text(extracted.title, extracted.text))
+    return Record(name, article_text(extracted.title, extracted.text))
 
 
 def _text_record(data: bytes, name: str) -> Record:

@@ -56,6 +56,14 @@ class Report:
         return "\n".join(lines)
 
 
+def flat_metrics(reports: dict[str, Report]) -> dict[str, float]:
+    """Every split's report under one dict of MLflow metric names: `test.sectors.macro_f1`, ..."""
+    metrics: dict[str, float] = {}
+    for split, report in reports.items():
+        metrics.update(report.flat(prefix=f"{split}."))
+    return metrics
+
+
 def precision_recall_f1(true: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
     tp = float(np.sum((true == 1) & (pred == 1)))
     fp = float(np.sum((true == 0) & (pred == 1)))

@@ -7,7 +7,7 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
-from alignclf.tagger import Record, Tagger, tag_records
+from alignclf.tagger import OUTPUT_FIELDS, Record, Tagger, article_text, record_id, tag_records
 
 
 def frame_to_records(frame: pd.DataFrame, strict: bool = False) -> list[Record]:
@@ -20,19 +20,16 @@ def frame_to_records(frame: pd.DataFrame, strict: bool = False) -> list[Record]:
         raise MlflowException(f"input needs a 'text' column (got {columns})", error_code=INVALID_PARAMETER_VALUE)
     records = []
     for position, row in enumerate(frame.to_dict("records")):
-        raw_id = row.get("id")
-        record_id = str(raw_id) if isinstance(raw_id, str) and raw_id else f"row:{position}"
+        identifier = record_id(row.get("id"), f"row:{position}")
         text, title = row.get("text"), row.get("title")
         if not isinstance(text, str) and strict:
             raise MlflowException(
                 f"row {position}: field 'text' must be a string, got {type(text).__name__}", error_code=INVALID_PARAMETER_VALUE
             )
         if not isinstance(text, str):
-            records.append(Record(record_id, None, f"row {position}: field 'text' is {type(text).__name__}, not a string"))
+            records.append(Record(identifier, None, f"row {position}: field 'text' is {type(text).__name__}, not a string"))
             continue
-        if isinstance(title, str) and title.strip():
-            text = f"{title.strip()}\n\n{text}"
-        records.append(Record(record_id, text))
+        records.append(Record(identifier, article_text(title, text)))
     return records
 
 
@@ -45,4 +42,4 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         # Requests are validated whole: a bad row is the caller's error (HTTP 400), not a silent record.
         lines = tag_records(self.tagger, frame_to_records(model_input, strict=True))
-        return pd.DataFrame(lines, columns=["id", "pillars", "sectors", "scores", "evidence", "countries", "model", "error"])
+        return pd.DataFrame(lines, columns=list(OUTPUT_FIELDS))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from alignclf.feeds import FeedError, Fields, check_inputs, detect_format, parse_jsonl_line, read_records
-from alignclf.tagger import Record, Tagger, load_model, tag_records
+from alignclf.tagger import OUTPUT_FIELDS, Record, Tagger, article_text, load_model, record_id, tag_records
 
 # Tagging here passes whole columns of plain strings and lists; the equality tests cover it on pandas 3.
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
@@ -20,7 +20,7 @@ OUTPUT_DDL = (
     "evidence array<struct<start:bigint,end:bigint,text:string,pillars:array<string>,sectors:array<string>>>, "
     "countries array<string>, model string, error string, row bigint"
 )
-OUTPUT_COLUMNS = ["id", "pillars", "sectors", "scores", "evidence", "countries", "model", "error", "row"]
+OUTPUT_COLUMNS = [*OUTPUT_FIELDS, "row"]
 _TAGGERS: dict[str, Tagger] = {}
 
 
@@ -58,7 +58,6 @@ def _jsonl_partition(model: str, fields: Fields, max_chars: int):
 
 
 def _table_partition(model: str, fields: Fields, max_chars: int):
-    import numpy as np
     import pandas as pd
 
     def run(frames):
@@ -66,15 +65,11 @@ def _table_partition(model: str, fields: Fields, max_chars: int):
             records = []
             for item in frame.to_dict("records"):
                 fallback = f"row:{item['row']}"
-                raw_id, text, title = item.get(fields.id), item.get(fields.text), item.get(fields.title)
-                usable_id = isinstance(raw_id, (str, int, np.integer)) and str(raw_id)
-                record_id = str(raw_id) if usable_id else fallback  # missing ids arrive as None or NaN
+                identifier, text = record_id(item.get(fields.id), fallback), item.get(fields.text)
                 if not isinstance(text, str):
-                    records.append(Record(record_id, None, f"{fallback}: field '{fields.text}' is missing or not a string"))
+                    records.append(Record(identifier, None, f"{fallback}: field '{fields.text}' is missing or not a string"))
                 else:
-                    records.append(
-                        Record(record_id, f"{title.strip()}\n\n{text}" if isinstance(title, str) and title.strip() else text)
-                    )
+                    records.append(Record(identifier, article_text(item.get(fields.title), text)))
             lines = tag_records(_tagger(model), records, max_chars)
             yield pd.DataFrame([{**line, "row": row} for line, row in zip(lines, frame["row"])], columns=OUTPUT_COLUMNS)
 

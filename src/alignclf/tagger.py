@@ -139,6 +139,23 @@ class Tagger:
         return predictions
 
 
+OUTPUT_FIELDS = ("id", "pillars", "sectors", "scores", "evidence", "countries", "model", "error")
+
+
+def record_id(raw: object, fallback: str) -> str:
+    """An input's id as text: a non-empty string or an integer, else the positional fallback."""
+    if isinstance(raw, str) and raw:
+        return raw
+    if isinstance(raw, (int, np.integer)) and not isinstance(raw, bool):
+        return str(raw)
+    return fallback  # missing ids arrive as None, "" or NaN
+
+
+def article_text(title: object, text: str) -> str:
+    """The text to tag: a non-empty title is its first line, so it can carry labels and evidence."""
+    return f"{title.strip()}\n\n{text}" if isinstance(title, str) and title.strip() else text
+
+
 @dataclass(frozen=True)
 class Record:
     """One input record: its id, and either its text or why it has none."""

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from alignclf.config import Config, flatten
-from alignclf.metrics import Report
+from alignclf.metrics import Report, flat_metrics
 from alignclf.taxonomy import Taxonomy
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -177,9 +177,7 @@ def log_run(
     import pandas as pd
     from mlflow import MlflowClient
 
-    metrics = {}
-    for split, report in reports.items():
-        metrics.update(report.flat(prefix=f"{split}."))
+    metrics = flat_metrics(reports)
     if config.tracking.promote and config.tracking.champion_metric not in metrics:
         raise ValueError(
             f"tracking.champion_metric {config.tracking.champion_metric!r} is not a metric (e.g. test.sectors.macro_f1)"

@@ -15,7 +15,7 @@ import numpy as np
 from alignclf.config import Config, load_config
 from alignclf.data import SPLITS
 from alignclf.dataset import ProcessedData, load_processed
-from alignclf.metrics import Report, apply_thresholds, score, tune_thresholds
+from alignclf.metrics import Report, apply_thresholds, flat_metrics, score, tune_thresholds
 from alignclf.models import Model, ModelCard, create_model
 from alignclf.models.base import COUNTRIES_FILE, library_versions
 from alignclf.taxonomy import Taxonomy
@@ -47,9 +47,6 @@ def export(
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     model.save(folder)
-    metrics = {}
-    for split, report in reports.items():
-        metrics.update(report.flat(prefix=f"{split}."))
     ModelCard(
         kind=model.kind,
         name=config.name,
@@ -57,7 +54,7 @@ def export(
         taxonomy_digest=taxonomy.digest,
         thresholds={name: round(float(t), 6) for name, t in zip(taxonomy.names, thresholds)},
         data_digest=data_digest,
-        metrics=metrics,
+        metrics=flat_metrics(reports),
         config=config.model_dump(mode="json"),
         versions=library_versions("scikit-learn", "skops", "torch", "transformers", "onnxruntime"),
     ).write(folder)
