@@ -18,7 +18,6 @@ from alignclf.data import (
     counts_table,
     deduplicate,
     format_counts,
-    label_matrix,
     read_labelled_dir,
     source_counts,
     stratified_split,
@@ -176,12 +175,14 @@ class ProcessedData:
         return list(self.dataset[split]["text"])
 
     def targets(self, split: str, taxonomy: Taxonomy) -> np.ndarray:
+        """The 0/1 label matrix; ClassLabel indices map straight to columns (pillars, then sectors)."""
         rows = self.dataset[split]
-        examples = [
-            Example(i, t, tuple(taxonomy.pillars[p] for p in ps), tuple(taxonomy.sectors[s] for s in ss), src)
-            for i, t, ps, ss, src in zip(rows["id"], rows["text"], rows["pillars"], rows["sectors"], rows["source"])
-        ]
-        return label_matrix(examples, taxonomy)
+        matrix = np.zeros((len(rows), len(taxonomy.names)), dtype=np.int64)
+        offset = len(taxonomy.pillars)
+        for row, (pillars, sectors) in enumerate(zip(rows["pillars"], rows["sectors"])):
+            matrix[row, pillars] = 1
+            matrix[row, [offset + s for s in sectors]] = 1
+        return matrix
 
 
 def load_processed(config: Config, taxonomy: Taxonomy) -> ProcessedData:

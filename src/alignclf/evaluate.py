@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 from alignclf.data import label_matrix, read_labelled
 from alignclf.metrics import Report, score
@@ -18,10 +17,5 @@ def evaluate(tagger: Tagger, path: str | Path) -> Report:
     """
     examples = read_labelled(path, tagger.taxonomy)
     predictions = tagger.predict([e.text for e in examples])
-    column = {name: index for index, name in enumerate(tagger.taxonomy.names)}
-    truth = label_matrix(examples, tagger.taxonomy)
-    predicted = np.zeros_like(truth)
-    for row, prediction in enumerate(predictions):
-        for name in prediction.pillars + prediction.sectors:
-            predicted[row, column[name]] = 1
-    return score(truth, predicted, tagger.taxonomy)
+    tagged = [replace(e, pillars=tuple(p.pillars), sectors=tuple(p.sectors)) for e, p in zip(examples, predictions)]
+    return score(label_matrix(examples, tagger.taxonomy), label_matrix(tagged, tagger.taxonomy), tagger.taxonomy)

@@ -68,7 +68,8 @@ class Tagger:
     ):
         self.model = model
         self.taxonomy = taxonomy
-        self.thresholds = np.array([thresholds[label] for label in taxonomy.names])
+        self.names = taxonomy.names  # taxonomy.names builds a list; this runs per sentence
+        self.thresholds = np.array([thresholds[label] for label in self.names])
         self.gazetteer = gazetteer
         self.name = name
         self.aggregate = aggregate
@@ -90,10 +91,10 @@ class Tagger:
     def sentence_scores(self, sentences: list[str]) -> np.ndarray:
         """Model scores for sentences, scored in batches so memory stays bounded."""
         parts = [self.model.predict_proba(sentences[i : i + self.batch_size]) for i in range(0, len(sentences), self.batch_size)]
-        return np.vstack(parts) if parts else np.zeros((0, len(self.taxonomy.names)))
+        return np.vstack(parts) if parts else np.zeros((0, len(self.names)))
 
     def _labels(self, on: np.ndarray) -> tuple[list[str], list[str]]:
-        names = [name for name, flag in zip(self.taxonomy.names, on) if flag]
+        names = [name for name, flag in zip(self.names, on) if flag]
         return [n for n in names if n in self._pillars], [n for n in names if n not in self._pillars]
 
     def predict(self, texts: Iterable[str]) -> list[Prediction]:
@@ -108,7 +109,7 @@ class Tagger:
         flat = [s.text for group in sentences for s in group]
         scores = self.sentence_scores(flat)
         predictions, cursor = [], 0
-        zeros = np.zeros(len(self.taxonomy.names))
+        zeros = np.zeros(len(self.names))
         for text, group in zip(texts, sentences):
             block = scores[cursor : cursor + len(group)]
             cursor += len(group)
@@ -131,7 +132,7 @@ class Tagger:
                 Prediction(
                     pillars=pillars,
                     sectors=sectors,
-                    scores={name: round(float(value), 6) for name, value in zip(self.taxonomy.names, article)},
+                    scores={name: round(float(value), 6) for name, value in zip(self.names, article)},
                     evidence=evidence,
                     countries=self.gazetteer.find(text),
                 )
