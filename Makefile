@@ -47,8 +47,8 @@ test: install java
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks train.py
-	$(BIN)/ruff format --check src tests benchmarks train.py
+	$(BIN)/ruff check src tests benchmarks train.py conftest.py
+	$(BIN)/ruff format --check src tests benchmarks train.py conftest.py
 
 bench: install java
 	$(BIN)/python benchmarks/splitter.py
@@ -56,4 +56,4 @@ bench: install java
 	$(BIN)/python benchmarks/engines.py
 
 clean:
-	rm -rf data/processed out mlruns mlflow.db models/*/
+	rm -rf data/processed out mlruns mlflow.db models/*/ models/.*.partial models/.*.checkpoints

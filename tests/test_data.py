@@ -3,7 +3,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import ROOT, project_overrides
 
 from alignclf.config import load_config
 from alignclf.data import (
@@ -18,6 +17,7 @@ from alignclf.data import (
     stratified_split,
 )
 from alignclf.dataset import build_dataset
+from conftest import ROOT, project_overrides
 
 GOOD = {"id": "a1", "text": "Police seized heroin.", "pillars": ["security"], "sectors": ["drug_trafficking"], "source": "test"}
 
@@ -94,11 +94,15 @@ def split_of(examples, taxonomy, seed=13):
     return stratified_split(deduplicate(examples).examples, taxonomy, 0.15, 0.15, seed, ("seed",))
 
 
+def texts_of(splits):
+    return {name: [(e.id, e.text) for e in rows] for name, rows in splits.items()}
+
+
 def test_split_is_stratified_deterministic_and_leak_free(committed, taxonomy):
     splits = split_of(committed, taxonomy)
     again = split_of(committed, taxonomy)
     assert {k: [e.id for e in v] for k, v in splits.items()} == {k: [e.id for e in v] for k, v in again.items()}
-    check_no_leakage(splits)
+    check_no_leakage(texts_of(splits))
     assert not any(e.source == "seed" for name in ("validation", "test") for e in splits[name])
     total = label_matrix([e for rows in splits.values() for e in rows], taxonomy).sum(axis=0)
     for name, share in (("validation", 0.15), ("test", 0.15)):
@@ -107,13 +111,27 @@ def test_split_is_stratified_deterministic_and_leak_free(committed, taxonomy):
 
 
 def test_leakage_check_fails_on_a_shared_text():
-    splits = {"train": [example("1", "Same text.")], "validation": [example("2", "same text")], "test": []}
-    with pytest.raises(ValueError, match="validation split repeats train texts"):
+    splits = {"train": [("1", "Same text.")], "validation": [("2", "same text")], "test": []}
+    with pytest.raises(LabelledDataError, match=r"2 \(validation\) repeats 1 \(train\)"):
         check_no_leakage(splits)
 
 
+def test_translations_stay_in_the_split_of_their_original(taxonomy):
+    rows = []
+    for i in range(60):
+        labels = (["security"], ["terrorism"]) if i % 3 == 0 else (["trade"], []) if i % 3 == 1 else ([], [])
+        rows.append(example(f"e{i}", f"Sentence number {i}.", *labels))
+        rows.append(
+            Example(f"e{i}-ru", f"Предложение номер {i}.", tuple(labels[0]), tuple(labels[1]), "t", lang="ru", orig=f"e{i}")
+        )
+    splits = stratified_split(rows, taxonomy, 0.2, 0.2, 13)
+    where = {e.id: name for name, items in splits.items() for e in items}
+    assert all(where[f"e{i}"] == where[f"e{i}-ru"] for i in range(60))
+    assert sum(len(items) for items in splits.values()) == 120
+
+
 def test_committed_labelled_data_meets_the_counts(committed, taxonomy):
-    authored = [e for e in committed if e.source == "authored"]
+    authored = [e for e in committed if e.source == "authored" and e.lang == "en"]
     seed = [e for e in committed if e.source == "seed"]
     assert len(seed) == 53
     assert len(authored) >= 1500
@@ -157,3 +175,100 @@ def test_too_few_examples_to_split_is_a_clear_error(taxonomy):
     seed_only = [example(f"s{i}", f"Sentence number {i}.", source="seed") for i in range(5)]
     with pytest.raises(LabelledDataError, match="only 0 examples outside the train-only sources"):
         stratified_split(seed_only, taxonomy, 0.15, 0.15, 13, ("seed",))
+
+
+ARTICLE = {
+    "id": "art-1",
+    "title": "Heroin haul at the border",
+    "title_pillars": ["security"],
+    "title_sectors": ["drug_trafficking"],
+    "sentences": [
+        {"text": "Police seized 300 kg of heroin.", "pillars": ["security"], "sectors": ["drug_trafficking"]},
+        {"text": "It was raining in the capital.", "pillars": [], "sectors": []},
+    ],
+    "source": "test",
+}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: a.pop("sentences"), r"arts\.jsonl:2: field 'sentences' is missing"),
+        (lambda a: a.update(sentences=[]), r"arts\.jsonl:2: field 'sentences' must be a non-empty list"),
+        (lambda a: a.update(title=""), r"arts\.jsonl:2: field 'title' is empty"),
+        (lambda a: a.update(title_pillars=["war"]), r"arts\.jsonl:2: field 'title_pillars': unknown label 'war'"),
+        (lambda a: a["sentences"][1].update(sectors=["guns"]), r"arts\.jsonl:2: sentences\[1\]: field 'sectors': unknown label"),
+        (lambda a: a["sentences"][0].pop("text"), r"arts\.jsonl:2: sentences\[0\]: field 'text' is missing"),
+        (lambda a: a["sentences"].append("text"), r"arts\.jsonl:2: sentences\[2\]: expected an object"),
+        (lambda a: a.update(id="art-1"), r"arts\.jsonl:2: field 'id': duplicate id 'art-1'"),
+    ],
+)
+def test_each_malformed_article_is_named_by_file_line_and_field(tmp_path, taxonomy, change, message):
+    import copy
+
+    from alignclf.articles import read_articles
+
+    bad = copy.deepcopy(ARTICLE) | {"id": "art-2"}
+    change(bad)
+    path = write_lines(tmp_path / "arts.jsonl", [json.dumps(ARTICLE), json.dumps(bad)])
+    with pytest.raises(LabelledDataError, match=message):
+        read_articles(path, taxonomy)
+
+
+def test_an_articles_labels_are_the_union_of_its_parts(tmp_path, taxonomy):
+    from alignclf.articles import is_article_file, read_articles
+
+    path = write_lines(tmp_path / "arts.jsonl", [json.dumps(ARTICLE)])
+    (article,) = read_articles(path, taxonomy)
+    assert article.pillars == ("security",) and article.sectors == ("drug_trafficking",)
+    assert [u.context for u in article.units("title")] == ["", ARTICLE["title"], ARTICLE["title"]]
+    assert is_article_file(path) and not is_article_file(ROOT / "data" / "labelled" / "seed.jsonl")
+
+
+def test_build_splits_articles_by_article_without_leakage(tmp_path, taxonomy):
+    from alignclf.dataset import load_processed
+
+    config = load_config(ROOT / "configs" / "data.yaml", project_overrides(tmp_path))
+    result = build_dataset(config)
+    sizes = {name: len(rows) for name, rows in result.articles.items()}
+    total = sum(sizes.values())
+    assert abs(sizes["validation"] - 0.2 * total) <= 0.03 * total and abs(sizes["test"] - 0.2 * total) <= 0.03 * total
+    seen = {}
+    for name, rows in result.articles.items():
+        for article in rows:
+            assert seen.setdefault(article.id, name) == name
+    keys = {name: {dedupe_key(p.text) for a in rows for p in a.parts} for name, rows in result.articles.items()}
+    sentence_keys = {name: {dedupe_key(e.text) for e in rows} for name, rows in result.splits.items()}
+    for a in ("train", "validation", "test"):
+        for b in ("train", "validation", "test"):
+            if a != b:
+                assert not keys[a] & keys[b] and not keys[a] & sentence_keys[b]
+    data = load_processed(config, taxonomy)
+    assert len(data.article_list("test", taxonomy)) == sizes["test"]
+    units, targets = data.units("validation", taxonomy, "title")
+    assert (
+        len(units) == len(targets) == len(result.splits["validation"]) + sum(len(a.parts) for a in result.articles["validation"])
+    )
+    card = (tmp_path / "processed" / "DATACARD.md").read_text()
+    assert "## Articles: counts per label and split" in card
+    assert (tmp_path / "processed" / "parquet" / "article_test.parquet").is_file()
+
+
+def test_a_sentence_shared_across_corpora_and_splits_fails_the_build(tmp_path):
+    import copy
+
+    labelled, articles = tmp_path / "labelled", tmp_path / "articles"
+    labelled.mkdir()
+    articles.mkdir()
+    rows = [json.dumps({**GOOD, "id": f"s{i}", "text": f"Police seized {i} kg of heroin at the border post."}) for i in range(40)]
+    write_lines(labelled / "s.jsonl", rows)
+    copies = []
+    for i in range(40):
+        article = copy.deepcopy(ARTICLE) | {"id": f"a{i}", "title": f"Haul number {i}"}
+        article["sentences"][0]["text"] = f"Police seized {i} kg of heroin at the border post."
+        article["sentences"][1]["text"] = f"It rained on day {i}."
+        copies.append(json.dumps(article))
+    write_lines(articles / "a.jsonl", copies)
+    config = load_config(None, project_overrides(tmp_path, labelled, articles))
+    with pytest.raises(LabelledDataError, match="text shared across splits"):
+        build_dataset(config)

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, write_feed
 
 from alignclf.feeds import FeedError, Fields, done_ids, read_records, tag_feed
-from alignclf.tagger import Record
+from alignclf.records import OUTPUT_FIELDS, Record
 
 SAMPLES = ROOT / "data" / "samples"
 
@@ -21,12 +21,17 @@ def ids_and_texts(paths, **kwargs):
     return [(r.id, r.text, r.error) for r in read_records([str(p) for p in paths], **kwargs)]
 
 
+def titles(paths, **kwargs):
+    return [r.title for r in read_records([str(p) for p in paths], **kwargs)]
+
+
 def test_rss_entries_give_title_and_stripped_html():
     records = ids_and_texts([SAMPLES / "feed.xml"])
     assert len(records) == 8
     first_id, text, error = records[0]
     assert first_id == "steppe-2026-0412" and error is None
-    assert text.startswith("Kazakhstan and China agree to add a fourth line to the gas pipeline\n\nASTANA")
+    assert titles([SAMPLES / "feed.xml"])[0] == "Kazakhstan and China agree to add a fourth line to the gas pipeline"
+    assert text.startswith("ASTANA")
     assert "<p>" not in text and "compressor station" in text
 
 
@@ -36,16 +41,20 @@ def test_atom_entries_use_content_or_summary():
     assert "62,000 containers" in records[0][1] and "strong winds" in records[1][1]
 
 
-def test_jsonl_and_csv_use_the_named_fields_with_title_prepended(tmp_path):
-    assert ids_and_texts([SAMPLES / "articles.jsonl"])[0][1].startswith("Solar park deal\n\nA Chinese developer")
+def test_jsonl_and_csv_use_the_named_fields_and_keep_the_title_apart(tmp_path):
+    assert ids_and_texts([SAMPLES / "articles.jsonl"])[0][1].startswith("A Chinese developer")
+    assert titles([SAMPLES / "articles.jsonl"])[0] == "Solar park deal"
     assert ids_and_texts([SAMPLES / "articles.csv"])[0][:2] == (
         "csv-1",
-        "Dry port expansion\n\nKhorgos Gateway dry port will add two rail tracks and a new container yard "
+        "Khorgos Gateway dry port will add two rail tracks and a new container yard "
         "to cut transit times for cargo between China and Europe.",
     )
+    assert titles([SAMPLES / "articles.csv"])[0] == "Dry port expansion"
     custom = tmp_path / "custom.jsonl"
     custom.write_text(json.dumps({"uid": "u1", "body": "Gas flows.", "headline": "H"}) + "\n")
-    assert ids_and_texts([custom], fields=Fields(text="body", id="uid", title="headline")) == [("u1", "H\n\nGas flows.", None)]
+    fields = Fields(text="body", id="uid", title="headline")
+    assert ids_and_texts([custom], fields=fields) == [("u1", "Gas flows.", None)]
+    assert titles([custom], fields=fields) == ["H"]
 
 
 def test_html_page_gives_main_text_without_navigation():
@@ -127,8 +136,8 @@ def test_usage_errors_are_raised_before_reading(tmp_path):
 def test_tag_feed_accounts_for_every_record_in_order(tiny_tagger):
     records = [
         Record("a", "Police seized 300 kg of heroin at the border."),
-        Record("b", None, "broken line"),
-        Record("c", "x" * 60, None),
+        Record("b", None, error="broken line"),
+        Record("c", "x" * 60),
         Record("d", ""),
     ]
     out = io.StringIO()
@@ -140,7 +149,7 @@ def test_tag_feed_accounts_for_every_record_in_order(tiny_tagger):
     assert "over the limit of 48" in lines[2]["error"]
     assert lines[3]["error"] is None and lines[3]["pillars"] == [] and lines[3]["evidence"] == []
     assert (summary.read, summary.tagged, summary.errors) == (4, 2, 2)
-    assert set(lines[0]) == {"id", "pillars", "sectors", "scores", "evidence", "countries", "model", "error"}
+    assert list(lines[0]) == list(OUTPUT_FIELDS)
 
 
 def test_done_ids_drops_a_line_cut_short(tmp_path):

@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 
 from alignclf.config import load_config
+from alignclf.context import Unit
 from alignclf.models import ModelFolderError, create_model, load_folder
-from alignclf.tagger import load_model
+from alignclf.resolve import load_model
+from alignclf.taxonomy import Taxonomy
+
+TOY = Taxonomy.from_dict({"pillars": [{"name": "security"}], "sectors": [{"name": "energy"}]})
 
 TEXTS = [
     "Police seized 300 kg of heroin at the border.",
@@ -31,22 +35,34 @@ def kinds():
     )
 
 
+UNITS = [Unit(text, "Match report" if "striker" in text else "") for text in TEXTS]
+
+
 @pytest.mark.parametrize("kind, overrides", kinds())
 def test_contract_fit_predict_save_load(kind, overrides, tmp_path):
     config = load_config(None, [f"model.kind={kind}", *overrides])
-    model = create_model(config, n_labels=2)
-    assert model.fit(TEXTS, TARGETS) is model
-    scores = model.predict_proba(TEXTS[:6])
+    model = create_model(config, TOY)
+    assert model.fit(UNITS, TARGETS) is model
+    scores = model.predict_proba(UNITS[:6])
     assert scores.shape == (6, 2) and np.all((scores >= 0) & (scores <= 1))
     assert model.predict_proba([]).shape == (0, 2)
+    assert model.predict_proba(TEXTS[:2]).shape == (2, 2), "a bare string is a unit without context"
     model.save(tmp_path)
     again = type(model).load(tmp_path)
-    np.testing.assert_allclose(again.predict_proba(TEXTS[:6]), scores, atol=1e-6)
+    np.testing.assert_allclose(again.predict_proba(UNITS[:6]), scores, atol=1e-6)
 
 
 def test_tfidf_learns_the_toy_task():
-    model = create_model(load_config(None), n_labels=2).fit(TEXTS, TARGETS)
-    assert (model.predict_proba(TEXTS[:6]) >= 0.5).astype(int).tolist() == TARGETS[:6].tolist()
+    model = create_model(load_config(None), TOY).fit(UNITS, TARGETS)
+    assert (model.predict_proba(UNITS[:6]) >= 0.5).astype(int).tolist() == TARGETS[:6].tolist()
+
+
+def test_tfidf_context_moves_the_score():
+    model = create_model(load_config(None), TOY).fit(UNITS, TARGETS)
+    plain, in_context = model.predict_proba(
+        [Unit("The striker scored twice."), Unit("The striker scored twice.", "Match report")]
+    )
+    assert not np.allclose(plain, in_context)
 
 
 @pytest.fixture
@@ -75,16 +91,24 @@ def test_folder_with_tampered_taxonomy_is_refused(folder_copy):
         load_model(folder_copy)
 
 
-def test_folder_whose_weights_disagree_with_the_taxonomy_is_refused(folder_copy):
+def test_folder_whose_weights_disagree_with_the_taxonomy_is_refused(folder_copy, taxonomy):
     def drop_label(card):
-        card["taxonomy"]["sectors"].pop()
-        card["thresholds"].popitem()
+        dropped = card["taxonomy"]["sectors"].pop()["name"]
+        card["thresholds"].pop(dropped)
+        card["article"]["thresholds"].pop(dropped)
         from alignclf.taxonomy import Taxonomy
 
         card["taxonomy_digest"] = Taxonomy.from_dict(card["taxonomy"]).digest
 
     edit_card(folder_copy, drop_label)
-    with pytest.raises(ModelFolderError, match="weights score 10 labels but the taxonomy has 9"):
+    n = len(taxonomy.names)
+    with pytest.raises(ModelFolderError, match=f"weights score {n} labels but the taxonomy has {n - 1}"):
+        load_folder(folder_copy)
+
+
+def test_folder_with_unknown_format_version_is_refused(folder_copy):
+    edit_card(folder_copy, lambda card: card.update(format_version=1))
+    with pytest.raises(ModelFolderError, match="format_version 1 is not supported.*retrain"):
         load_folder(folder_copy)
 
 

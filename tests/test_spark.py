@@ -34,8 +34,8 @@ def spark_lines(folder):
 def test_spark_output_equals_the_local_engine_record_for_record(spark, tiny_run, tmp_path):
     import io
 
+    from alignclf.resolve import load_model
     from alignclf.spark import tag_with_spark
-    from alignclf.tagger import load_model
 
     feed = tmp_path / "feed.jsonl"
     write_feed(feed, 1000)
@@ -78,8 +78,8 @@ def test_parquet_in_and_out(spark, tiny_run, tmp_path):
 def test_the_sample_rss_feed_gets_the_same_tags_as_the_local_engine(spark, tiny_run, tmp_path):
     import io
 
+    from alignclf.resolve import load_model
     from alignclf.spark import tag_with_spark
-    from alignclf.tagger import load_model
 
     feed = str(ROOT / "data" / "samples" / "feed.xml")
     local = io.StringIO()

@@ -1,14 +1,11 @@
-"""The Python API: Prediction shape, evidence offsets, aggregation, input checks, default model."""
+"""The Python API: Prediction shape, evidence per field, the article decision, input checks."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 
-import alignclf
-from alignclf import tagger as tagger_module
-from alignclf.tagger import NoModelError, default_model, max_over_sentences
+from alignclf.context import Document
 
 ARTICLE = (
     "Gas Deal Signed\n\n"
@@ -33,19 +30,37 @@ def test_evidence_points_back_into_the_input(tiny_tagger):
     evidence = tiny_tagger.predict([ARTICLE])[0].evidence
     assert evidence, "labelled sentences are returned as evidence"
     for item in evidence:
-        assert ARTICLE[item["start"] : item["end"]] == item["text"]
+        assert item["field"] == "text" and ARTICLE[item["start"] : item["end"]] == item["text"]
         assert item["pillars"] or item["sectors"]
     assert not any("striker" in item["text"] for item in evidence)
     heroin = next(item for item in evidence if "heroin" in item["text"])
     assert heroin["sectors"] == ["drug_trafficking"]
 
 
-def test_article_score_is_the_best_sentence_score(tiny_tagger):
-    sentences = ["Kazakhstan raised gas exports to China by 10 percent.", "Police seized 300 kg of heroin at the Tajik border."]
-    each = tiny_tagger.sentence_scores(sentences)
-    article = tiny_tagger.predict([" ".join(sentences)])[0]
-    np.testing.assert_allclose(list(article.scores.values()), each.max(axis=0), atol=1e-6)
-    assert max_over_sentences(np.array([[0.1, 0.9], [0.7, 0.2]])).tolist() == [0.7, 0.9]
+def test_evidence_offsets_index_the_field_they_come_from(tiny_tagger):
+    title, text = "Heroin haul at the Tajik border", "Police seized 300 kg of heroin. Three couriers were held."
+    (prediction,) = tiny_tagger.predict_documents([Document(text, title)])
+    fields = {"title": title, "text": text}
+    assert prediction.evidence
+    for item in prediction.evidence:
+        assert fields[item["field"]][item["start"] : item["end"]] == item["text"]
+    assert {item["field"] for item in prediction.evidence} <= {"title", "text"}
+
+
+def test_every_article_tag_has_evidence_and_evidence_carries_only_article_tags(tiny_tagger):
+    articles = [ARTICLE, "Rain is expected on Sunday. The striker scored twice.", "Hackers hit the port. Gas exports rose."]
+    for prediction in tiny_tagger.predict(articles):
+        carried = {label for item in prediction.evidence for label in item["pillars"] + item["sectors"]}
+        assert carried == set(prediction.pillars + prediction.sectors)
+
+
+def test_a_bare_sentence_is_decided_by_its_own_scores(tiny_tagger):
+    sentence = "Police seized 300 kg of heroin at the Tajik border."
+    scores = tiny_tagger.sentence_scores([sentence])[0]
+    prediction = tiny_tagger.predict([sentence])[0]
+    expected = [n for n, s, t in zip(tiny_tagger.names, scores, tiny_tagger.thresholds) if s >= t]
+    assert prediction.pillars + prediction.sectors == expected
+    np.testing.assert_allclose(list(prediction.scores.values()), scores, atol=1e-6)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "?!…", "\n\n|---|"])
@@ -71,34 +86,3 @@ def test_non_string_input_is_a_type_error_naming_its_position(tiny_tagger):
         tiny_tagger.predict(["a", "b", 3])
     with pytest.raises(TypeError, match="not a single string"):
         tiny_tagger.predict("one text")
-
-
-def test_predict_loads_the_model_once(tiny_run, monkeypatch):
-    loads = []
-    real = tagger_module.load_model
-    monkeypatch.setattr(tagger_module, "load_model", lambda spec: loads.append(spec) or real(spec))
-    monkeypatch.setattr(tagger_module, "_LOADED", {})
-    folder = str(tiny_run[1].folder)
-    first = alignclf.predict(["Police seized heroin."], model=folder)
-    alignclf.predict(["Gas exports rose."], model=folder)
-    assert loads == [folder]
-    assert first[0]["sectors"] == ["drug_trafficking"]
-
-
-def test_default_model_order(tiny_run, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'none.db'}")
-    monkeypatch.delenv("ALIGNCLF_MODEL", raising=False)
-    with pytest.raises(NoModelError, match="make run"):
-        default_model()
-    assert not (tmp_path / "none.db").exists(), "looking for a champion must not create a store"
-    shutil.copytree(tiny_run[1].folder, tmp_path / "models" / "mine")
-    assert default_model() == "models/mine"
-    monkeypatch.setenv("ALIGNCLF_MODEL", "models:/other@x")
-    assert default_model() == "models:/other@x"
-
-
-def test_champion_is_the_default_when_registered(tiny_run, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ALIGNCLF_MODEL", raising=False)
-    assert default_model() == "models:/alignclf@champion"

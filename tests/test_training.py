@@ -12,22 +12,13 @@ from alignclf.training import main, train
 pytestmark = pytest.mark.slow
 
 
-def test_tiny_run_clears_a_metric_floor(tiny_run):
+def test_tiny_run_clears_a_metric_floor(tiny_run, taxonomy):
     _, result = tiny_run
     assert result.reports["test"].averages["pillars"]["macro_f1"] >= 0.75
     assert result.reports["test"].averages["sectors"]["macro_f1"] >= 0.70
-    assert set(result.thresholds) == {
-        "trade",
-        "security",
-        "connectivity",
-        "energy",
-        "agriculture",
-        "infrastructure",
-        "terrorism",
-        "cyber",
-        "drug_trafficking",
-        "ppp",
-    }
+    assert result.reports["article_test"].averages["sectors"]["micro_f1"] >= 0.75
+    assert result.reports["article_test"].false_alarm_rate <= 0.15
+    assert set(result.thresholds) == set(taxonomy.names) == set(result.decision["thresholds"])
 
 
 def test_model_folder_is_self_describing(tiny_run):
@@ -37,8 +28,11 @@ def test_model_folder_is_self_describing(tiny_run):
     assert card["data_digest"] == result.data_digest
     assert card["config"]["model"]["tfidf"]["char_ngrams"] == [3, 4]
     assert card["metrics"]["test.sectors.macro_f1"] == result.reports["test"].averages["sectors"]["macro_f1"]
-    assert {"model.skops", "countries.yaml", "config.yaml"} <= {p.name for p in result.folder.iterdir()}
-    assert not list(result.folder.glob("*.pkl"))
+    assert card["metrics"]["article_test.sectors.micro_f1"] == result.reports["article_test"].averages["sectors"]["micro_f1"]
+    assert card["context"] == config.model.context and card["article"]["aggregate"] in config.article.aggregates
+    assert card["trained_at"]
+    assert {"tfidf.safetensors", "tfidf.json", "countries.yaml", "config.yaml"} <= {p.name for p in result.folder.iterdir()}
+    assert not list(result.folder.glob("*.pkl")) and not list(result.folder.glob("*.skops"))
 
 
 def test_run_is_tracked_registered_and_promoted(tiny_run):
@@ -46,37 +40,42 @@ def test_run_is_tracked_registered_and_promoted(tiny_run):
 
     config, result = tiny_run
     client = MlflowClient()
-    run = client.get_run(result.tracked.run_id)
+    run = client.get_run(result.run_id)
     assert run.data.params["model.tfidf.char_ngrams"] == "[3, 4]"
     assert run.data.params["seed"] == "13"
     assert run.data.metrics["test.sectors.macro_f1"] == result.reports["test"].averages["sectors"]["macro_f1"]
     assert run.data.metrics["validation.cyber.f1"] > 0
+    assert run.data.metrics["article_test.false_alarm_rate"] == result.reports["article_test"].false_alarm_rate
     assert run.data.tags["alignclf.data_digest"] == result.data_digest
     inputs = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
-    assert inputs == {f"alignclf-{s}": result.data_digest for s in ("train", "validation", "test")}
+    splits = ("train", "validation", "test", "article_train", "article_validation", "article_test")
+    assert inputs == {f"alignclf-{s}": result.data_digest for s in splits}
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)} | {
         a.path for folder in ("plots", "config") for a in client.list_artifacts(run.info.run_id, folder)
     }
     assert {
         "classification_report.json",
-        "plots/per_label_f1.png",
-        "plots/confusion_matrices.png",
+        "article_decision.json",
+        "plots/article_test_per_label_f1.png",
+        "plots/article_test_confusion_matrices.png",
+        "plots/test_per_label_f1.png",
         "config/tiny.yaml",
         "config/config.resolved.yaml",
     } <= artifacts
+    assert run.info.status == "FINISHED" and run.info.end_time - run.info.start_time >= 1000 * result.seconds
     version = client.get_model_version_by_alias("alignclf", "champion")
-    assert str(version.version) == result.tracked.version and version.run_id == run.info.run_id
+    assert str(version.version) == result.version and version.run_id == run.info.run_id
 
 
 def test_reloading_from_folder_and_registry_gives_identical_tags(tiny_run, tiny_tagger):
-    from alignclf.tagger import load_model
+    from alignclf.resolve import load_model
 
     texts = [
         "Hackers breached the railway ticketing system.",
         "Wheat exports through the border crossing doubled this year. The striker's late goal sealed the championship.",
     ]
     expected = [p.to_dict() for p in tiny_tagger.predict(texts)]
-    for uri in ("models:/alignclf@champion", f"runs:/{tiny_run[1].tracked.run_id}/model"):
+    for uri in ("models:/alignclf@champion", f"runs:/{tiny_run[1].run_id}/model"):
         assert [p.to_dict() for p in load_model(uri).predict(texts)] == expected
 
 
@@ -99,8 +98,8 @@ def test_a_worse_run_does_not_take_the_champion_alias(tiny_run, tmp_path):
         project_overrides(tmp_path) + ["name=weak", "model.tfidf.C=0.0001", "thresholds.tune=false"],
     )
     weak = train(config)
-    assert weak.tracked.promoted is False
-    assert str(MlflowClient().get_model_version_by_alias("alignclf", "champion").version) == tiny_run[1].tracked.version
+    assert weak.promoted is False
+    assert str(MlflowClient().get_model_version_by_alias("alignclf", "champion").version) == tiny_run[1].version
 
 
 def test_tfidf_load_and_predict_never_import_torch(tiny_run):

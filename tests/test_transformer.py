@@ -1,13 +1,13 @@
-"""The MiniLM model kind: offline base weights, tiny end-to-end run, reload and ONNX agreement."""
+"""The transformer kind: offline base weights, Trainer run with live metrics, reload and ONNX agreement, other bases."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import ROOT, project_overrides
 
 from alignclf.config import load_config
+from alignclf.context import Unit
 from alignclf.models import ModelFolderError, load_folder
 from alignclf.models.transformer import resolve_base
 from alignclf.training import train
@@ -27,52 +27,120 @@ def test_hub_ids_without_local_weights_fail_clearly(base):
 
 
 @pytest.fixture(scope="module")
-def tiny_labelled(tmp_path_factory):
-    """Sixty sentences from the committed data, a mix of every label and none."""
-    folder = tmp_path_factory.mktemp("labelled")
+def tiny_data(tmp_path_factory):
+    """Sixty sentences and thirty articles from the committed data, a mix of every label and none."""
+    folder = tmp_path_factory.mktemp("tiny-data")
+    (folder / "labelled").mkdir()
+    (folder / "articles").mkdir()
     lines = (ROOT / "data" / "labelled" / "authored.jsonl").read_text().splitlines()
-    picked = lines[::38][:60]
-    (folder / "tiny.jsonl").write_text("\n".join(picked) + "\n")
+    (folder / "labelled" / "tiny.jsonl").write_text("\n".join(lines[::38][:60]) + "\n")
+    articles = [line for path in sorted((ROOT / "data" / "articles").glob("*.jsonl")) for line in path.read_text().splitlines()]
+    (folder / "articles" / "tiny.jsonl").write_text("\n".join(articles[::31][:30]) + "\n")
     return folder
 
 
 @pytest.fixture(scope="module")
-def minilm_run(tmp_path_factory, tiny_labelled, mlflow_store):
+def minilm_run(tmp_path_factory, tiny_data, mlflow_store):
     workdir = tmp_path_factory.mktemp("minilm")
-    config = load_config(ROOT / "configs" / "tiny-minilm.yaml", project_overrides(workdir, tiny_labelled))
-    return train(config)
+    overrides = project_overrides(workdir, tiny_data / "labelled", tiny_data / "articles")
+    config = load_config(ROOT / "configs" / "tiny-minilm.yaml", overrides)
+    return config, train(config)
 
 
-def test_tiny_run_trains_tracks_and_exports(minilm_run):
+def test_tiny_run_trains_tracks_and_exports(minilm_run, taxonomy):
     from mlflow import MlflowClient
 
-    folder = minilm_run.folder
+    from alignclf.dataset import load_processed
+
+    config, result = minilm_run
+    folder = result.folder
     card = json.loads((folder / "alignclf.json").read_text())
     assert card["kind"] == "transformer"
     assert (folder / "hf" / "model.safetensors").is_file() and (folder / "model.int8.onnx").is_file()
     assert not list(folder.rglob("*.bin")) and not list(folder.rglob("*.pt"))
-    run = MlflowClient().get_run(minilm_run.tracked.run_id)
+    hf_config = json.loads((folder / "hf" / "config.json").read_text())
+    assert list(hf_config["id2label"].values()) == taxonomy.names, "a transformers pipeline on hf/ names the labels"
+    run = MlflowClient().get_run(result.run_id)
     assert run.data.params["model.transformer.max_length"] == "16"
     history = MlflowClient().get_metric_history(run.info.run_id, "train.loss")
-    assert len(history) == 3  # 40-odd train sentences in batches of 16
-    assert "test.sectors.macro_f1" in run.data.metrics
+    units, _ = load_processed(config, taxonomy).units("train", taxonomy, config.model.context)
+    assert len(history) == -(-len(units) // 16), "one loss point per optimizer step"
+    assert MlflowClient().get_metric_history(run.info.run_id, "validation.epoch_sectors_macro_f1")
+    assert "article_test.sectors.micro_f1" in run.data.metrics
+    assert not (folder.parent / ".tiny-minilm.checkpoints").exists() or not any(
+        (folder.parent / ".tiny-minilm.checkpoints").iterdir()
+    )
 
 
 TEXTS = ["Police seized heroin at the border.", "Kazakhstan raised gas exports to China.", "The match ended in a draw."]
+UNITS = [Unit(TEXTS[0], "Border news"), Unit(TEXTS[1]), Unit(TEXTS[2], "Football")]
 
 
 def test_reloaded_and_onnx_models_agree_with_pytorch(minilm_run):
-    torch_model, _, _ = load_folder(minilm_run.folder, runtime="torch")
-    onnx_model, _, _ = load_folder(minilm_run.folder, runtime="onnx", quantize=False)
-    int8_model, _, _ = load_folder(minilm_run.folder, runtime="onnx", quantize=True)
-    reference = torch_model.predict_proba(TEXTS)
-    np.testing.assert_allclose(onnx_model.predict_proba(TEXTS), reference, atol=1e-4)
-    np.testing.assert_allclose(int8_model.predict_proba(TEXTS), reference, atol=0.05)
+    folder = minilm_run[1].folder
+    torch_model, _, _ = load_folder(folder, runtime="torch")
+    onnx_model, _, _ = load_folder(folder, runtime="onnx", quantize=False)
+    int8_model, _, _ = load_folder(folder, runtime="onnx", quantize=True)
+    reference = torch_model.predict_proba(UNITS)
+    np.testing.assert_allclose(onnx_model.predict_proba(UNITS), reference, atol=1e-4)
+    np.testing.assert_allclose(int8_model.predict_proba(UNITS), reference, atol=0.05)
 
 
-def test_tagger_works_the_same_over_both_kinds(minilm_run):
-    from alignclf.tagger import load_model
+def test_an_onnx_loaded_folder_can_be_saved_again(minilm_run, tmp_path):
+    onnx_model, _, _ = load_folder(minilm_run[1].folder)
+    onnx_model.save(tmp_path)
+    again = type(onnx_model).load(tmp_path)
+    np.testing.assert_allclose(again.predict_proba(UNITS), onnx_model.predict_proba(UNITS), atol=1e-9)
 
-    prediction = load_model(minilm_run.folder).predict(["Trade Talks\n\nGas exports rose. Police seized heroin."])[0]
-    assert set(prediction.scores) == set(json.loads(Path(minilm_run.folder / "alignclf.json").read_text())["thresholds"])
-    assert prediction.countries == []
+
+def test_the_tagger_gives_the_same_shape_of_answer_for_both_kinds(minilm_run, tiny_tagger):
+    from alignclf.resolve import load_model
+
+    text = ["Trade Talks\n\nGas exports rose. Police seized heroin at the Tajik border."]
+    transformer, tfidf = load_model(minilm_run[1].folder).predict(text)[0], tiny_tagger.predict(text)[0]
+    assert list(transformer.scores) == list(tfidf.scores)
+    assert transformer.countries == tfidf.countries == ["Tajikistan"]
+    for prediction in (transformer, tfidf):
+        carried = {label for item in prediction.evidence for label in item["pillars"] + item["sectors"]}
+        assert carried == set(prediction.pillars + prediction.sectors)
+        assert all(text[0][e["start"] : e["end"]] == e["text"] for e in prediction.evidence)
+
+
+def test_a_sentence_longer_than_max_length_is_scored_in_windows(minilm_run):
+    model, _, _ = load_folder(minilm_run[1].folder, runtime="torch")
+    model.settings = model.settings.model_copy(update={"max_length": 16, "window_stride": 4})
+    encoder = model.encoder
+    long = "Police seized heroin at the border. " * 3 + "Then gas exports to China rose sharply this year."
+    pieces, owner = encoder.windows([Unit(long, "A title"), Unit("Short one.")])
+    windows = [p.text for p, o in zip(pieces, owner) if o == 0]
+    assert len(windows) >= 2 and owner.tolist().count(1) == 1
+    assert windows[0].startswith("Police") and long.endswith(windows[-1])
+    assert any("gas exports" in w for w in windows), "overlapping windows: no phrase is lost at a cut"
+    assert all(len(model.tokenizer_(w, "A title")["input_ids"]) <= 16 for w in windows)
+    scores = model.predict_proba([Unit(long, "A title")])
+    window_scores = model.predict_proba([p for p, o in zip(pieces, owner) if o == 0])
+    np.testing.assert_allclose(scores[0], window_scores.max(axis=0), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def distilbert_base(tmp_path_factory):
+    """A randomly initialised DistilBERT-style model (no token_type_ids), built offline from the packaged vocabulary."""
+    from transformers import DistilBertConfig, DistilBertModel, DistilBertTokenizer
+
+    folder = tmp_path_factory.mktemp("distilbert")
+    tokenizer = DistilBertTokenizer.from_pretrained(resolve_base("all-MiniLM-L6-v2"))
+    tokenizer.save_pretrained(folder)
+    config = DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, n_layers=1, n_heads=2, hidden_dim=64)
+    DistilBertModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_a_base_without_token_type_ids_trains_and_exports(distilbert_base, tiny_data, tmp_path):
+    overrides = project_overrides(tmp_path, tiny_data / "labelled", tiny_data / "articles")
+    config = load_config(
+        ROOT / "configs" / "tiny-minilm.yaml", overrides + [f"model.transformer.base={distilbert_base}", "tracking.enabled=false"]
+    )
+    result = train(config)
+    model, _, _ = load_folder(result.folder)
+    assert {i.name for i in model.session_.get_inputs()} == {"input_ids", "attention_mask"}
+    assert model.predict_proba(UNITS).shape == (3, len(json.loads((result.folder / "alignclf.json").read_text())["thresholds"]))

@@ -24,60 +24,68 @@ def data_build(
     config: Annotated[Path, typer.Option(help="YAML config; its `data` section and seed apply.")] = Path("configs/data.yaml"),
 ) -> None:
     """Validate data/labelled/*.jsonl and write data/processed/ (DatasetDict, parquet, DATACARD.md)."""
-    from alignclf.config import ConfigError, load_config
-    from alignclf.data import LabelledDataError
+    from alignclf.config import load_config
     from alignclf.dataset import build_dataset
-    from alignclf.taxonomy import TaxonomyError
+    from alignclf.errors import AlignclfError
 
     try:
         result = build_dataset(load_config(config))
-    except (ConfigError, LabelledDataError, TaxonomyError) as exc:
+    except AlignclfError as exc:
         _fail(str(exc))
-    typer.echo(result.table)
+    typer.echo("sentences:\n" + result.table + "\n\narticles:\n" + result.article_table)
     typer.echo(f"\ndigest {result.digest}; {result.removed_duplicates} near-duplicates removed; written to {result.directory}")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def train(ctx: typer.Context, config: Annotated[str, typer.Option(help="YAML config.")] = "configs/tfidf.yaml") -> None:
-    """Train, evaluate and track a model: the same as `python train.py` (key.sub=value overrides)."""
-    from alignclf.training import main
+@app.command()
+def train(
+    overrides: Annotated[
+        list[str] | None, typer.Argument(metavar="[KEY.SUB=VALUE]...", help="Override any config key.", show_default=False)
+    ] = None,
+    config: Annotated[str, typer.Option(help="YAML config.")] = "configs/tfidf.yaml",
+) -> None:
+    """Train, evaluate and track a model from a YAML config: the same as `python train.py`."""
+    from alignclf.errors import AlignclfError
+    from alignclf.training import run
 
-    raise typer.Exit(main(["--config", config, *ctx.args]))
+    try:
+        run(config, overrides or [])
+    except AlignclfError as exc:
+        _fail(str(exc))
 
 
 @app.command()
 def evaluate(
-    data: Annotated[Path, typer.Option(help="Labelled JSONL file (the labelled-data format).")],
+    data: Annotated[Path, typer.Option(help="Labelled JSONL file: sentences or articles (told apart by their lines).")],
     model: Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as one JSON object.")] = False,
 ) -> None:
-    """Score a model on any labelled JSONL file."""
-    from alignclf.data import LabelledDataError
+    """Score a model on any labelled sentence or article file."""
+    from alignclf.errors import AlignclfError
     from alignclf.evaluate import evaluate as run_evaluation
-    from alignclf.models import ModelFolderError
-    from alignclf.tagger import NoModelError, load_model
+    from alignclf.resolve import load_model
 
     if not data.is_file():
         _fail(f"data file not found: {data}")
     try:
         tagger = load_model(model)
-        report = run_evaluation(tagger, data)
-    except (LabelledDataError, ModelFolderError, NoModelError) as exc:
+        reports = run_evaluation(tagger, data)
+    except AlignclfError as exc:
         _fail(str(exc))
     if as_json:
-        typer.echo(json.dumps({"model": tagger.name, "data": str(data), **report.to_dict()}))
-    else:
-        typer.echo(f"# {tagger.name} on {data} ({report.examples} examples)\n")
-        typer.echo(report.table())
+        typer.echo(json.dumps({"model": tagger.name, "data": str(data), **{k: r.to_dict() for k, r in reports.items()}}))
+        return
+    for kind, report in reports.items():
+        typer.echo(f"# {tagger.name} on {data}: {kind} ({report.examples})\n")
+        typer.echo(report.table() + "\n")
 
 
 def _tag_with_spark(
     inputs: list[str], output: Path | None, model: str | None, master: str, fields, max_chars: int, resume: bool
 ) -> None:
     """`alignclf tag --engine spark`: always exits (0, 2 or 3 as for the local engine)."""
-    from alignclf.feeds import FeedError
+    from alignclf.errors import AlignclfError
+    from alignclf.resolve import default_model
     from alignclf.spark import tag_with_spark
-    from alignclf.tagger import NoModelError, default_model
 
     if output is None:
         _fail("--engine spark needs -o/--output (a folder: .parquet for parquet, else JSON lines)")
@@ -85,7 +93,7 @@ def _tag_with_spark(
         _fail("--resume works with the local engine; Spark rewrites its output folder whole")
     try:
         summary = tag_with_spark(inputs, str(output), model or default_model(), master, fields, max_chars)
-    except (FeedError, NoModelError, ValueError) as exc:
+    except AlignclfError as exc:
         _fail(str(exc))
     typer.echo(summary.text(), err=True)
     raise typer.Exit(3 if summary.errors else 0)
@@ -107,9 +115,9 @@ def tag(
     master: Annotated[str, typer.Option(help="Spark master URL (with --engine spark).")] = "local[*]",
 ) -> None:
     """Batch-tag news: one JSON line per input record, in input order; exit 3 if any record has an error."""
+    from alignclf.errors import AlignclfError
     from alignclf.feeds import FORMATS, FeedError, Fields, check_inputs, done_ids, read_records, tag_feed
-    from alignclf.models import ModelFolderError
-    from alignclf.tagger import NoModelError, load_model
+    from alignclf.resolve import load_model
 
     fields = Fields(text_field, id_field, title_field)
     if engine == "spark":
@@ -123,7 +131,7 @@ def tag(
     try:
         check_inputs(inputs)
         tagger = load_model(model)
-    except (FeedError, ModelFolderError, NoModelError) as exc:
+    except AlignclfError as exc:
         _fail(str(exc))
     skip = done_ids(output) if resume and output else set()
     records = read_records(inputs, fmt, fields)
@@ -147,14 +155,14 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 1,
 ) -> None:
     """Serve tags over HTTP with MLflow's model server: POST /invocations with a `text` column."""
-    from alignclf.models import ModelFolderError
+    from alignclf.errors import AlignclfError
     from alignclf.serve import serve as run_server
-    from alignclf.tagger import NoModelError
 
     try:
-        raise typer.Exit(run_server(model, port, host, workers))
-    except (ModelFolderError, NoModelError, FileNotFoundError) as exc:
+        code = run_server(model, port, host, workers)
+    except AlignclfError as exc:
         _fail(str(exc))
+    raise typer.Exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:

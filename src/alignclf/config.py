@@ -8,8 +8,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alignclf.errors import AlignclfError
 
-class ConfigError(ValueError):
+
+class ConfigError(AlignclfError, ValueError):
     """A config file or override that does not fit the schema; the message names the key."""
 
 
@@ -24,6 +26,10 @@ class DataConfig(_Strict):
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
     # Sources whose every example goes to train (the seed is too small to split).
     train_only_sources: list[str] = ["seed"]
+    # Labelled articles (one per line), split by article.
+    articles_dir: str = "data/articles"
+    article_validation_fraction: float = Field(0.2, gt=0, lt=0.5)
+    article_test_fraction: float = Field(0.2, gt=0, lt=0.5)
 
 
 class TfidfConfig(_Strict):
@@ -33,6 +39,8 @@ class TfidfConfig(_Strict):
     max_features: int | None = Field(None, ge=1)
     sublinear_tf: bool = True
     C: float = Field(4.0, gt=0)
+    # Scale of the context block (the title's and neighbours' words) against the sentence's own features.
+    context_weight: float = Field(0.5, ge=0)
     class_weight: Literal["balanced"] | None = "balanced"
     max_iter: int = Field(2000, ge=1)
 
@@ -54,12 +62,19 @@ class TransformerConfig(_Strict):
     inference_batch_size: int = Field(64, ge=1)
     runtime: Literal["torch", "onnx"] = "onnx"
     quantize: bool = True
+    # ONNX Runtime threads per session (None: as many as cores); PyTorch keeps the process's setting.
     threads: int | None = Field(None, ge=1)
+    # Tokens two windows of an over-long sentence share.
+    window_stride: int = Field(16, ge=0)
     verbose: bool = True
 
 
 class ModelConfig(_Strict):
     kind: Literal["tfidf", "transformer"] = "tfidf"
+    # What a sentence is scored with (see alignclf.context): nothing, its title, or title and neighbours.
+    context: Literal["none", "title", "window"] = "title"
+    # Languages (ISO 639-1) the model is trained on, evaluated on, and covers when tagging.
+    languages: list[str] = Field(["en"], min_length=1)
     tfidf: TfidfConfig = TfidfConfig()
     transformer: TransformerConfig = TransformerConfig()
 
@@ -78,15 +93,24 @@ class ThresholdConfig(_Strict):
         return self
 
 
+class ArticleConfig(_Strict):
+    # Aggregations of sentence scores compared on article validation; the best is kept.
+    aggregates: list[Literal["max", "top2", "top3"]] = Field(["max", "top2", "top3"], min_length=1)
+    # Highest share of off-topic validation articles that may get any tag.
+    false_alarm_budget: float = Field(0.05, ge=0, le=1)
+
+
 class TrackingConfig(_Strict):
     enabled: bool = True
     experiment: str = "alignclf"
     registered_model: str = "alignclf"
     register_model: bool = True
-    # Move the champion alias when this test metric beats the champion's.
+    # Move the champion alias when this test metric beats the champion's (on the same test data).
     promote: bool = True
     champion_alias: str = "champion"
-    champion_metric: str = "test.sectors.macro_f1"
+    champion_metric: str = "article_test.sectors.micro_f1"
+    # CPU, memory and disk use sampled while the run is open.
+    system_metrics: bool = True
 
 
 class Config(_Strict):
@@ -99,6 +123,7 @@ class Config(_Strict):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
+    article: ArticleConfig = ArticleConfig()
     tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")

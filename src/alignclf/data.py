@@ -6,12 +6,14 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alignclf.errors import AlignclfError
 from alignclf.taxonomy import LEVELS, Taxonomy
 from alignclf.text import normalise
 
@@ -20,7 +22,7 @@ FIELDS = ("id", "text", "pillars", "sectors", "source")
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
-class LabelledDataError(ValueError):
+class LabelledDataError(AlignclfError, ValueError):
     """Labelled data that breaks the format; `problems` lists each as `file:line: field ...`."""
 
     def __init__(self, problems: list[str]):
@@ -32,56 +34,106 @@ class LabelledDataError(ValueError):
 
 @dataclass(frozen=True)
 class Example:
+    """One labelled sentence; `orig` names the original a translation was made from."""
+
     id: str
     text: str
     pillars: tuple[str, ...]
     sectors: tuple[str, ...]
     source: str
     where: str = field(default="", compare=False)
+    lang: str = "en"
+    orig: str | None = None
 
     def labels(self, level: str) -> tuple[str, ...]:
         return self.pillars if level == "pillars" else self.sectors
+
+    @property
+    def group(self) -> str:
+        """Examples of one group (an original and its translations) always share a split."""
+        return self.orig or self.id
+
+
+def check_labels(record: dict[str, Any], where: str, taxonomy: Taxonomy, names: dict[str, str]) -> list[str]:
+    """Problems with the label lists of a record; `names` maps each level to its field name."""
+    problems = []
+    for level, name in names.items():
+        value = record.get(name)
+        known = taxonomy.level(level)
+        if name not in record:
+            problems.append(f"{where}: field '{name}' is missing")
+        elif not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            problems.append(f"{where}: field '{name}' must be a list of strings")
+        else:
+            for item in value:
+                if item not in known:
+                    problems.append(f"{where}: field '{name}': unknown label {item!r} (known: {', '.join(known)})")
+            if len(set(value)) != len(value):
+                problems.append(f"{where}: field '{name}' repeats a label")
+    return problems
+
+
+def check_strings(record: dict[str, Any], where: str, names: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[str]:
+    """Problems with fields that must be non-empty strings (`optional` ones may be absent)."""
+    problems = []
+    for name in names + optional:
+        value = record.get(name)
+        if name not in record:
+            if name not in optional:
+                problems.append(f"{where}: field '{name}' is missing")
+        elif not isinstance(value, str):
+            problems.append(f"{where}: field '{name}' must be a string, got {type(value).__name__}")
+        elif not value.strip():
+            problems.append(f"{where}: field '{name}' is empty")
+    return problems
+
+
+def ordered(labels: list[str], taxonomy: Taxonomy) -> tuple[str, ...]:
+    """Labels in taxonomy order, the order of every score matrix."""
+    order = {name: index for index, name in enumerate(taxonomy.names)}
+    return tuple(sorted(labels, key=order.__getitem__))
 
 
 def _check_record(record: Any, where: str, taxonomy: Taxonomy) -> tuple[Example | None, list[str]]:
     if not isinstance(record, dict):
         return None, [f"{where}: expected a JSON object, got {type(record).__name__}"]
-    problems = []
-    for name in ("id", "text", "source"):
-        value = record.get(name)
-        if name not in record:
-            problems.append(f"{where}: field '{name}' is missing")
-        elif not isinstance(value, str):
-            problems.append(f"{where}: field '{name}' must be a string, got {type(value).__name__}")
-        elif not value.strip():
-            problems.append(f"{where}: field '{name}' is empty")
-    for level in LEVELS:
-        value = record.get(level)
-        known = taxonomy.level(level)
-        if level not in record:
-            problems.append(f"{where}: field '{level}' is missing")
-        elif not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            problems.append(f"{where}: field '{level}' must be a list of strings")
-        else:
-            for item in value:
-                if item not in known:
-                    problems.append(f"{where}: field '{level}': unknown label {item!r} (known: {', '.join(known)})")
-            if len(set(value)) != len(value):
-                problems.append(f"{where}: field '{level}' repeats a label")
+    problems = check_strings(record, where, ("id", "text", "source"), optional=("lang", "orig"))
+    problems += check_labels(record, where, taxonomy, {level: level for level in LEVELS})
     if problems:
         return None, problems
-    order = {name: index for index, name in enumerate(taxonomy.names)}
     return (
         Example(
             id=record["id"],
             text=record["text"],
-            pillars=tuple(sorted(record["pillars"], key=order.__getitem__)),
-            sectors=tuple(sorted(record["sectors"], key=order.__getitem__)),
+            pillars=ordered(record["pillars"], taxonomy),
+            sectors=ordered(record["sectors"], taxonomy),
             source=record["source"],
             where=where,
+            lang=record.get("lang", "en"),
+            orig=record.get("orig"),
         ),
         [],
     )
+
+
+def json_lines(path: Path) -> Iterator[tuple[str, Any | None, str | None]]:
+    """(where, record, problem) for every non-blank line: a record, or why the line is not one."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a byte-order mark from an editor or spreadsheet export
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield where, None, f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield where, json.loads(line), None
+            except json.JSONDecodeError as exc:
+                yield where, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})"
 
 
 def read_labelled(path: str | Path, taxonomy: Taxonomy) -> list[Example]:
@@ -89,32 +141,20 @@ def read_labelled(path: str | Path, taxonomy: Taxonomy) -> list[Example]:
 
     Blank lines are allowed; keys beyond the format are ignored.
     """
-    path = Path(path)
     examples, problems, seen = [], [], {}
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            where = f"{path}:{number}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                problems.append(f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start})")
-                continue
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
-                continue
-            example, found = _check_record(record, where, taxonomy)
-            problems.extend(found)
-            if example is None:
-                continue
-            if example.id in seen:
-                problems.append(f"{where}: field 'id': duplicate id {example.id!r} (first at line {seen[example.id]})")
-                continue
-            seen[example.id] = number
-            examples.append(example)
+    for where, record, problem in json_lines(Path(path)):
+        if problem:
+            problems.append(problem)
+            continue
+        example, found = _check_record(record, where, taxonomy)
+        problems.extend(found)
+        if example is None:
+            continue
+        if example.id in seen:
+            problems.append(f"{where}: field 'id': duplicate id {example.id!r} (first at line {seen[example.id]})")
+            continue
+        seen[example.id] = where.rsplit(":", 1)[1]
+        examples.append(example)
     if problems:
         raise LabelledDataError(problems)
     return examples
@@ -184,47 +224,77 @@ def label_matrix(examples: list[Example], taxonomy: Taxonomy) -> np.ndarray:
 
 
 def stratified_split(
-    examples: list[Example],
+    items: list[Any],
     taxonomy: Taxonomy,
     validation_fraction: float,
     test_fraction: float,
     seed: int,
     train_only_sources: tuple[str, ...] = (),
-) -> dict[str, list[Example]]:
-    """Iterative multi-label stratification (Sechidis et al.), with 'no label' as its own column."""
-    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+) -> dict[str, list[Any]]:
+    """Iterative multi-label stratification (Sechidis et al.) over groups, with 'no label' as its own column.
 
-    pinned = [e for e in examples if e.source in train_only_sources]
-    pool = sorted((e for e in examples if e.source not in train_only_sources), key=lambda e: e.id)
-    smallest = min(validation_fraction, test_fraction)
-    if len(pool) * smallest < 1:
+    Works for sentences and articles alike (anything with `id`, `group`, `source`, `lang` and labels).
+    A group, an original with its translations, goes to one split whole.
+    """
+    pinned = [e for e in items if e.source in train_only_sources]
+    pool = sorted((e for e in items if e.source not in train_only_sources), key=lambda e: e.id)
+    groups: dict[str, list[Any]] = {}
+    for item in pool:
+        groups.setdefault(item.group, []).append(item)
+    if len(groups) * min(validation_fraction, test_fraction) < 1:
         raise LabelledDataError(
-            [f"only {len(pool)} examples outside the train-only sources {list(train_only_sources)}: too few to split "
+            [f"only {len(groups)} examples outside the train-only sources {list(train_only_sources)}: too few to split "
              f"with validation/test fractions {validation_fraction}/{test_fraction}"]
         )  # fmt: skip
-    matrix = label_matrix(pool, taxonomy)
-    matrix = np.hstack([matrix, (matrix.sum(axis=1) == 0).astype(np.int64)[:, None]])
-    held_out = validation_fraction + test_fraction
-    first = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=held_out, random_state=seed)
-    train_index, rest_index = next(first.split(np.zeros(len(pool)), matrix))
-    second = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test_fraction / held_out, random_state=seed)
-    validation_index, test_index = next(second.split(np.zeros(len(rest_index)), matrix[rest_index]))
-    splits = {
-        "train": pinned + [pool[i] for i in sorted(train_index)],
-        "validation": [pool[rest_index[i]] for i in sorted(validation_index)],
-        "test": [pool[rest_index[i]] for i in sorted(test_index)],
-    }
-    check_no_leakage(splits)
+    # Groups are split per language of their original, so adding data in one language never reshuffles another's split.
+    by_language: dict[str, list[str]] = {}
+    for key, members in sorted(groups.items()):
+        original = next((m for m in members if m.orig is None), members[0])
+        by_language.setdefault(original.lang, []).append(key)
+    splits: dict[str, list[Any]] = {"train": list(pinned), "validation": [], "test": []}
+    for keys in by_language.values():
+        for name, chosen in _split_keys(keys, groups, taxonomy, validation_fraction, test_fraction, seed).items():
+            splits[name] += [item for key in chosen for item in groups[key]]
     return splits
 
 
-def check_no_leakage(splits: dict[str, list[Example]]) -> None:
-    """Fail when a validation or test text near-duplicates a train text."""
-    train_keys = {dedupe_key(e.text) for e in splits["train"]}
-    for name in ("validation", "test"):
-        leaked = [e.id for e in splits[name] if dedupe_key(e.text) in train_keys]
-        if leaked:
-            raise ValueError(f"{name} split repeats train texts: {leaked[:10]}")
+def _split_keys(
+    keys: list[str], groups: dict[str, list[Any]], taxonomy: Taxonomy, validation_fraction: float, test_fraction: float, seed: int
+) -> dict[str, list[str]]:
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    if len(keys) * min(validation_fraction, test_fraction) < 1:
+        return {"train": keys, "validation": [], "test": []}  # too few in this language to hold any out
+    matrix = np.vstack([label_matrix(groups[key], taxonomy).max(axis=0) for key in keys])
+    matrix = np.hstack([matrix, (matrix.sum(axis=1) == 0).astype(np.int64)[:, None]])
+    held_out = validation_fraction + test_fraction
+    first = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=held_out, random_state=seed)
+    train_index, rest_index = next(first.split(np.zeros(len(keys)), matrix))
+    second = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=test_fraction / held_out, random_state=seed)
+    validation_index, test_index = next(second.split(np.zeros(len(rest_index)), matrix[rest_index]))
+    return {
+        "train": [keys[i] for i in sorted(train_index)],
+        "validation": [keys[i] for i in sorted(rest_index[validation_index])],
+        "test": [keys[i] for i in sorted(rest_index[test_index])],
+    }
+
+
+def check_no_leakage(splits: dict[str, list[tuple[str, str]]]) -> None:
+    """Fail when a text of one split near-duplicates a text of another.
+
+    `splits` maps a split's name (train, validation, test) to (id, text) pairs from every
+    corpus, so a sentence corpus's test text may not repeat an article's train sentence either.
+    """
+    owner: dict[str, tuple[str, str]] = {}
+    leaks = []
+    for split in SPLITS:
+        for identifier, text in splits.get(split, []):
+            key = dedupe_key(text)
+            first = owner.setdefault(key, (split, identifier))
+            if first[0] != split:
+                leaks.append(f"{identifier} ({split}) repeats {first[1]} ({first[0]}): {text[:60]!r}")
+    if leaks:
+        raise LabelledDataError([f"text shared across splits: {leak}" for leak in leaks])
 
 
 def content_digest(splits: dict[str, list[Example]], taxonomy: Taxonomy) -> str:

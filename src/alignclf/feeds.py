@@ -15,7 +15,9 @@ from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from alignclf.tagger import Record, Tagger, article_text, record_id, tag_records
+from alignclf.errors import AlignclfError
+from alignclf.records import Record, record_id, tag_records, text_or_none
+from alignclf.tagger import Tagger
 
 FORMATS = ("auto", "jsonl", "csv", "rss", "html", "txt")
 _SUFFIXES = {
@@ -30,7 +32,7 @@ _SUFFIXES = {
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
 
 
-class FeedError(ValueError):
+class FeedError(AlignclfError, ValueError):
     """A usage problem with an input (missing file, unknown format): nothing was tagged from it."""
 
 
@@ -76,7 +78,7 @@ def parse_jsonl_line(raw: bytes, fallback: str, fields: Fields) -> Record | None
     if not isinstance(text, str):
         problem = "is missing" if fields.text not in item else f"is {type(text).__name__}, not a string"
         return Record(identifier, None, f"{fallback}: field '{fields.text}' {problem}")
-    return Record(identifier, article_text(item.get(fields.title), text))
+    return Record(identifier, text, title=text_or_none(item.get(fields.title)))
 
 
 def _jsonl_records(stream: BinaryIO, name: str, fields: Fields) -> Iterator[Record]:
@@ -105,7 +107,7 @@ def _csv_records(stream: BinaryIO, name: str, fields: Fields, delimiter: str) ->
         elif _UNDECODED.search(text + (row.get(fields.title) or "")):
             yield Record(identifier, None, f"{fallback}: field '{fields.text}' is not valid UTF-8")
         else:
-            yield Record(identifier, article_text(row.get(fields.title), text))
+            yield Record(identifier, text, title=text_or_none(row.get(fields.title)))
 
 
 def html_to_text(fragment: str) -> str:
@@ -138,7 +140,7 @@ def _rss_records(data: bytes, name: str) -> Iterator[Record]:
         if not text.strip() and not entry.get("title"):
             yield Record(identifier, None, f"{name}: entry {index} has neither title nor text")
             continue
-        yield Record(identifier, article_text(html_to_text(entry.get("title", "")), text))
+        yield Record(identifier, text, title=text_or_none(html_to_text(entry.get("title", ""))))
 
 
 def _html_record(data: bytes, name: str) -> Record:
@@ -147,7 +149,7 @@ def _html_record(data: bytes, name: str) -> Record:
     extracted = trafilatura.bare_extraction(data.decode("utf-8", errors="replace"), with_metadata=True)
     if extracted is None or not (extracted.text or "").strip():
         return Record(name, None, f"{name}: no main text found in the HTML page")
-    return Record(name, article_text(extracted.title, extracted.text))
+    return Record(name, extracted.text, title=text_or_none(extracted.title))
 
 
 def _text_record(data: bytes, name: str) -> Record:

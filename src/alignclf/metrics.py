@@ -1,4 +1,4 @@
-"""Multi-label metrics and per-label thresholds: computed here once for training, evaluate and tests."""
+"""Multi-label metrics (scikit-learn) and per-label thresholds: one place for training, evaluate and tests."""
 
 from __future__ import annotations
 
@@ -23,14 +23,20 @@ class LabelScore:
 
 @dataclass(frozen=True)
 class Report:
-    """Per-label scores and micro/macro F1 per level; `flat()` gives MLflow metric names."""
+    """Per-label scores, micro/macro F1 per level, and how often an unlabelled example got a label.
+
+    `false_alarm_rate` is the share of examples with no true label that were given at least one:
+    off-topic articles that get tagged, or neutral sentences that fire.
+    """
 
     labels: list[LabelScore]
     averages: dict[str, dict[str, float]]  # level -> {"micro_f1", "macro_f1"}
     examples: int
+    unlabelled: int = 0
+    false_alarm_rate: float = 0.0
 
     def flat(self, prefix: str = "") -> dict[str, float]:
-        """Metric names as MLflow stores them: `{prefix}{level}.macro_f1`, `{prefix}{label}.f1`."""
+        """Metric names as MLflow stores them: `{prefix}{level}.macro_f1`, `{prefix}{label}.f1`, ..."""
         out: dict[str, float] = {}
         for level, values in self.averages.items():
             for name, value in values.items():
@@ -38,13 +44,20 @@ class Report:
         for item in self.labels:
             for name in ("precision", "recall", "f1"):
                 out[f"{prefix}{item.label}.{name}"] = getattr(item, name)
+        out[f"{prefix}false_alarm_rate"] = self.false_alarm_rate
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"examples": self.examples, "averages": self.averages, "labels": [asdict(item) for item in self.labels]}
+        return {
+            "examples": self.examples,
+            "unlabelled": self.unlabelled,
+            "false_alarm_rate": self.false_alarm_rate,
+            "averages": self.averages,
+            "labels": [asdict(item) for item in self.labels],
+        }
 
     def table(self) -> str:
-        """A markdown table: per label P/R/F1/support, then micro and macro F1 per level."""
+        """A markdown table: per label P/R/F1/support, micro and macro F1 per level, then false alarms."""
         lines = ["| level | label | precision | recall | f1 | support |", "|---|---|---:|---:|---:|---:|"]
         for item in self.labels:
             lines.append(
@@ -53,6 +66,7 @@ class Report:
         for level, values in self.averages.items():
             lines.append(f"| {level} | micro avg | | | {values['micro_f1']:.3f} | |")
             lines.append(f"| {level} | macro avg | | | {values['macro_f1']:.3f} | |")
+        lines.append(f"| - | unlabelled given a label | | | {self.false_alarm_rate:.3f} | {self.unlabelled} |")
         return "\n".join(lines)
 
 
@@ -64,51 +78,63 @@ def flat_metrics(reports: dict[str, Report]) -> dict[str, float]:
     return metrics
 
 
-def precision_recall_f1(true: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
-    tp = float(np.sum((true == 1) & (pred == 1)))
-    fp = float(np.sum((true == 0) & (pred == 1)))
-    fn = float(np.sum((true == 1) & (pred == 0)))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
-
-
 def score(y_true: np.ndarray, y_pred: np.ndarray, taxonomy: Taxonomy) -> Report:
-    """Precision, recall and F1 per label; micro and macro F1 over each level.
+    """Precision, recall and F1 per label; micro and macro F1 over each level; the false-alarm rate.
 
     Columns follow `taxonomy.names`. A label with no support and no prediction scores 0.
+
+    >>> t = Taxonomy.from_dict({"pillars": [{"name": "p"}], "sectors": [{"name": "s"}]})
+    >>> score(np.array([[1, 0], [0, 0]]), np.array([[1, 1], [0, 1]]), t).false_alarm_rate
+    1.0
     """
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
-    if y_true.shape != y_pred.shape or y_true.shape[1:] != (len(taxonomy.names),):
+    if y_true.ndim != 2 or y_true.shape != y_pred.shape or y_true.shape[1] != len(taxonomy.names):
         raise ValueError(f"shape mismatch: truth {y_true.shape}, predictions {y_pred.shape}, labels {len(taxonomy.names)}")
     labels, averages = [], {}
+    names = taxonomy.names
     for level in LEVELS:
-        columns = [taxonomy.names.index(name) for name in taxonomy.level(level)]
         f1s = []
-        for column in columns:
-            precision, recall, f1 = precision_recall_f1(y_true[:, column], y_pred[:, column])
+        for column in (names.index(name) for name in taxonomy.level(level)):
+            # Label by label as binary problems: a one-column matrix would otherwise read as multiclass.
+            truth, pred = y_true[:, column], y_pred[:, column]
+            precision, recall, f1, _ = precision_recall_fscore_support(
+                truth, pred, average="binary", pos_label=1, zero_division=0
+            )
             f1s.append(f1)
             labels.append(
                 LabelScore(
-                    taxonomy.names[column],
-                    level,
-                    round(precision, 6),
-                    round(recall, 6),
-                    round(f1, 6),
-                    int(y_true[:, column].sum()),
-                    int(y_pred[:, column].sum()),
+                    names[column], level, round(float(precision), 6), round(float(recall), 6), round(float(f1), 6),
+                    int(truth.sum()), int(pred.sum()),
                 )
-            )
-        micro = precision_recall_f1(y_true[:, columns].ravel(), y_pred[:, columns].ravel())[2]
-        averages[level] = {"micro_f1": round(micro, 6), "macro_f1": round(float(np.mean(f1s)), 6)}
-    return Report(labels, averages, int(y_true.shape[0]))
+            )  # fmt: skip
+        columns = [names.index(name) for name in taxonomy.level(level)]
+        micro = f1_score(y_true[:, columns].ravel(), y_pred[:, columns].ravel(), average="binary", zero_division=0)
+        averages[level] = {"micro_f1": round(float(micro), 6), "macro_f1": round(float(np.mean(f1s)), 6)}
+    unlabelled = y_true.sum(axis=1) == 0
+    flagged = float(np.mean(y_pred[unlabelled].sum(axis=1) > 0)) if unlabelled.any() else 0.0
+    return Report(labels, averages, int(y_true.shape[0]), int(unlabelled.sum()), round(flagged, 6))
 
 
 def apply_thresholds(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """A label is on when its score reaches its threshold."""
     return (np.asarray(scores) >= np.asarray(thresholds)[None, :]).astype(np.int64)
+
+
+def f1_by_threshold(truth: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F1 of `scores >= cut` for every distinct score `cut`, from one sort (`precision_recall_curve`).
+
+    Returns (cuts ascending, f1 per cut). A cut above every score predicts nothing and scores 0.
+    """
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, cuts = precision_recall_curve(truth, scores, drop_intermediate=False)
+    precision, recall = precision[:-1], recall[:-1]  # the last point (recall 0) has no cut
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
+    return cuts, f1
 
 
 def tune_thresholds(
@@ -117,8 +143,8 @@ def tune_thresholds(
     """Per label, the threshold in [minimum, maximum] that maximises that label's F1.
 
     Candidates are midpoints between neighbouring scores, so the choice sits between
-    examples rather than on one. Ties go to the candidate nearest `default`; a label
-    without positives keeps `default`.
+    examples rather than on one, plus the range's ends and `default`. Ties go to the
+    candidate nearest `default`; a label without positives keeps `default`.
 
     >>> tune_thresholds(np.array([[0.2], [0.4], [0.9]]), np.array([[0], [1], [1]])).round(2).tolist()
     [0.3]
@@ -130,14 +156,13 @@ def tune_thresholds(
         truth = y_true[:, column]
         if truth.sum() == 0:
             continue
-        values = np.unique(scores[:, column])
-        candidates = np.concatenate([(values[:-1] + values[1:]) / 2, [default]])
-        candidates = np.unique(np.clip(candidates, minimum, maximum))
-        best, best_f1 = default, -1.0
-        for candidate in candidates:
-            f1 = precision_recall_f1(truth, (scores[:, column] >= candidate).astype(np.int64))[2]
-            closer = abs(candidate - default) < abs(best - default)
-            if f1 > best_f1 + 1e-12 or (abs(f1 - best_f1) <= 1e-12 and closer):
-                best, best_f1 = float(candidate), f1
-        thresholds[column] = best
+        cuts, f1 = f1_by_threshold(truth, scores[:, column])
+        # A midpoint below cut k predicts exactly what cut k predicts.
+        midpoints = (cuts[:-1] + cuts[1:]) / 2
+        candidates = np.unique(np.clip(np.concatenate([midpoints, [default]]), minimum, maximum))
+        index = np.searchsorted(cuts, candidates, side="left")  # first cut at or above the candidate
+        values = np.where(index < len(cuts), f1[np.minimum(index, len(f1) - 1)], 0.0)
+        best = values.max()
+        tied = candidates[values >= best - 1e-12]
+        thresholds[column] = float(tied[np.argmin(np.abs(tied - default))])
     return thresholds

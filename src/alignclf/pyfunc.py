@@ -1,13 +1,19 @@
-"""MLflow pyfunc adapter: a DataFrame with `text` (and optional `id`, `title`) in, tag records out."""
+"""MLflow pyfunc adapter: a DataFrame with `text` (and optional `id`, `title`, ...) in, tag records out."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
 
-from alignclf.tagger import OUTPUT_FIELDS, Record, Tagger, article_text, record_id, tag_records
+from alignclf.records import METADATA_FIELDS, OUTPUT_FIELDS, Record, record_id, tag_records, text_or_none
+from alignclf.tagger import Tagger
+
+# The models-from-code file MLflow runs to build the model, and the package logged beside it as code.
+ENTRY = Path(__file__).with_name("mlflow_model.py")
+PACKAGE = Path(__file__).parent
 
 
 def frame_to_records(frame: pd.DataFrame, strict: bool = False) -> list[Record]:
@@ -21,15 +27,17 @@ def frame_to_records(frame: pd.DataFrame, strict: bool = False) -> list[Record]:
     records = []
     for position, row in enumerate(frame.to_dict("records")):
         identifier = record_id(row.get("id"), f"row:{position}")
-        text, title = row.get("text"), row.get("title")
+        text = row.get("text")
+        metadata = {name: text_or_none(row.get(name)) for name in METADATA_FIELDS}
         if not isinstance(text, str) and strict:
             raise MlflowException(
                 f"row {position}: field 'text' must be a string, got {type(text).__name__}", error_code=INVALID_PARAMETER_VALUE
             )
         if not isinstance(text, str):
-            records.append(Record(identifier, None, f"row {position}: field 'text' is {type(text).__name__}, not a string"))
+            error = f"row {position}: field 'text' is {type(text).__name__}, not a string"
+            records.append(Record(identifier, None, error=error, **metadata))
             continue
-        records.append(Record(identifier, article_text(title, text)))
+        records.append(Record(identifier, text, **metadata))
     return records
 
 
@@ -37,7 +45,8 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
     """Loads the model folder logged as the `model_dir` artifact, the same one `load_model` reads."""
 
     def load_context(self, context: Any) -> None:
-        self.tagger = Tagger.from_folder(context.artifacts["model_dir"])
+        self.folder = context.artifacts["model_dir"]
+        self.tagger = Tagger.from_folder(self.folder)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         # Requests are validated whole: a bad row is the caller's error (HTTP 400), not a silent record.

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from alignclf.models import load_folder
-from alignclf.tagger import default_model
+from alignclf.pyfunc import ENTRY, PACKAGE
+from alignclf.resolve import default_model
 from alignclf.tracking import DEFAULT_TRACKING_URI, save_pyfunc
 
 
@@ -22,11 +22,13 @@ def serve_command(uri: str, port: int, host: str, workers: int) -> list[str]:
 
 
 def serve(model: str | None = None, port: int = 5000, host: str = "127.0.0.1", workers: int = 1) -> int:
-    """Serve `model` (folder or MLflow URI; default as for `predict`) until interrupted; returns the exit code.
+    """Serve `model` (folder or MLflow URI; default as for `predict`) until stopped; returns the exit code.
 
     A model folder is wrapped as a pyfunc model in a temporary directory first, so any
     folder can be served, logged or not.
     """
+    import subprocess
+
     spec = model or default_model()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     # MLflow starts `uvicorn` by name: find it beside this interpreter even when the venv is not activated.
@@ -36,7 +38,7 @@ def serve(model: str | None = None, port: int = 5000, host: str = "127.0.0.1", w
         folder = Path(spec)
         if folder.is_dir():
             _, card, _ = load_folder(folder)  # a broken folder fails here, not inside the server
-            spec = str(save_pyfunc(folder.resolve(), Path(scratch) / "pyfunc", card.kind))
+            spec = str(save_pyfunc(folder.resolve(), Path(scratch) / "pyfunc", ENTRY, PACKAGE, card.kind))
         print(f"serving {model or spec} on http://{host}:{port}/invocations", file=sys.stderr, flush=True)
         try:
             return subprocess.call(serve_command(spec, port, host, workers), env=env)

@@ -10,17 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from alignclf.feeds import FeedError, Fields, check_inputs, detect_format, parse_jsonl_line, read_records
-from alignclf.tagger import OUTPUT_FIELDS, Record, Tagger, article_text, load_model, record_id, tag_records
+from alignclf.records import METADATA_FIELDS, OUTPUT_FIELDS, Record, record_id, tag_records, text_or_none
+from alignclf.resolve import load_model
+from alignclf.tagger import Tagger
 
 # Tagging here passes whole columns of plain strings and lists; the equality tests cover it on pandas 3.
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 OUTPUT_DDL = (
-    "id string, pillars array<string>, sectors array<string>, scores map<string,double>, "
-    "evidence array<struct<start:bigint,end:bigint,text:string,pillars:array<string>,sectors:array<string>>>, "
-    "countries array<string>, model string, error string, row bigint"
+    "id string, title string, url string, published string, source string, "
+    "pillars array<string>, sectors array<string>, scores map<string,double>, "
+    "evidence array<struct<field:string,start:bigint,end:bigint,text:string,pillars:array<string>,sectors:array<string>>>, "
+    "countries array<string>, model string, warning string, error string, row bigint"
 )
 OUTPUT_COLUMNS = [*OUTPUT_FIELDS, "row"]
+DRIVER_FIELDS = ("error", *METADATA_FIELDS)  # what a record read on the driver carries besides id and text
 _TAGGERS: dict[str, Tagger] = {}
 
 
@@ -69,7 +73,7 @@ def _table_partition(model: str, fields: Fields, max_chars: int):
                 if not isinstance(text, str):
                     records.append(Record(identifier, None, f"{fallback}: field '{fields.text}' is missing or not a string"))
                 else:
-                    records.append(Record(identifier, article_text(item.get(fields.title), text)))
+                    records.append(Record(identifier, text, title=text_or_none(item.get(fields.title))))
             lines = tag_records(_tagger(model), records, max_chars)
             yield pd.DataFrame([{**line, "row": row} for line, row in zip(lines, frame["row"])], columns=OUTPUT_COLUMNS)
 
@@ -83,8 +87,8 @@ def _records_partition(model: str, fields: Fields, max_chars: int):
     def run(frames):
         for frame in frames:
             records = [
-                Record(i, t if isinstance(t, str) else None, e if isinstance(e, str) else None)
-                for i, t, e in zip(frame["id"], frame["text"], frame["error"])
+                Record(row["id"], row["text"], **{k: row[k] if isinstance(row[k], str) else None for k in DRIVER_FIELDS})
+                for row in frame.to_dict("records")
             ]
             lines = tag_records(_tagger(model), records, max_chars)
             yield pd.DataFrame([{**line, "row": row} for line, row in zip(lines, frame["row"])], columns=OUTPUT_COLUMNS)
@@ -137,8 +141,12 @@ def read_input(spark, inputs: list[str], kind: str, fields: Fields):
         frame = spark.read.parquet(*inputs)
         return frame.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1])).toDF([*frame.columns, "row"])
     if kind == "driver":
-        rows = [(r.id, r.text, r.error, n) for n, r in enumerate(read_records(inputs, "auto", fields))]
-        return spark.createDataFrame(rows, "id string, text string, error string, row bigint")
+        rows = [
+            (r.id, r.text, *(getattr(r, k) for k in DRIVER_FIELDS), n) for n, r in enumerate(read_records(inputs, "auto", fields))
+        ]
+        return spark.createDataFrame(
+            rows, f"id string, text string, {', '.join(f'{k} string' for k in DRIVER_FIELDS)}, row bigint"
+        )
     lines = spark.read.text(inputs).withColumn("file", F.input_file_name())
     indexed = lines.rdd.zipWithIndex().map(lambda pair: (pair[0].value, pair[0].file, pair[1])).toDF(["value", "file", "row"])
     starts = indexed.groupBy("file").agg(F.min("row").alias("start"))

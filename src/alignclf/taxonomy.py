@@ -10,10 +10,12 @@ from typing import Any
 
 import yaml
 
+from alignclf.errors import AlignclfError
+
 LEVELS = ("pillars", "sectors")
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(AlignclfError, ValueError):
     """A taxonomy file or record that is not well formed."""
 
 

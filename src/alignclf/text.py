@@ -107,6 +107,27 @@ def split_sentences(text: str) -> list[Sentence]:
     return sentences
 
 
+def leading_heading(text: str) -> Sentence | None:
+    """The text's first line when it is a headline standing above the body, else None.
+
+    >>> leading_heading("Gas Deal Signed\\n\\nKazakhstan raised exports.").text
+    'Gas Deal Signed'
+    >>> leading_heading("Kazakhstan raised exports. Talks resume.") is None
+    True
+    """
+    blocks = _blocks(text)
+    if len(blocks) < 2:
+        return None
+    start, end = blocks[0]
+    line = text[start:end].strip()
+    if "\n" in line or not _HAS_WORD.search(line) or _ENDS_SENTENCE.search(line) or _is_structural(text[start:end]):
+        return None
+    first = split_sentences(text[start:end])
+    if len(first) != 1:
+        return None
+    return Sentence(start + first[0].start, start + first[0].end, first[0].text)
+
+
 class Gazetteer:
     """Countries named in a text, by whole-word match of names, adjectives and cities.
 

@@ -1,4 +1,8 @@
-"""The one module that talks to MLflow: runs, datasets, plots, the registry and the champion alias."""
+"""The one module that talks to MLflow for training: live runs, datasets, metrics, figures, models, the registry.
+
+A run opens before training starts, so loss per step, metrics per epoch and system metrics
+show in `mlflow ui` while it trains; a crash ends it as FAILED with what was logged so far.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,20 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from alignclf.config import Config, flatten
-from alignclf.metrics import Report, flat_metrics
-from alignclf.taxonomy import Taxonomy
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-# Models-from-code entry point, logged by path so this layer never imports the tagger.
-PYFUNC_ENTRY = Path(__file__).with_name("mlflow_model.py")
-_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "pyyaml", "pydantic", "blingfire")
+_REQUIREMENTS = {
+    "tfidf": ("mlflow", "scikit-learn", "scipy", "safetensors", "numpy", "pandas", "pyyaml", "pydantic", "blingfire"),
+    "transformer": ("torch", "transformers", "tokenizers", "onnxruntime"),
+}
 
 
 def configure() -> str:
@@ -45,17 +48,13 @@ def _artifact_location(uri: str) -> str | None:
     return None  # a tracking server decides
 
 
-@dataclass
-class TrackedRun:
-    run_id: str
-    model_uri: str
-    version: str | None
-    promoted: bool
+def pip_requirements(kind: str) -> list[str]:
+    """Pinned from what is installed, so MLflow never resolves packages over the network.
 
-
-def _pip_requirements(kind: str) -> list[str]:
-    """Pinned from what is installed, so MLflow never resolves packages over the network."""
-    names = list(_REQUIREMENTS) + (["torch", "transformers", "safetensors", "onnxruntime"] if kind == "transformer" else [])
+    alignclf itself travels with the model as code (`code_paths`); these are what its
+    inference path imports.
+    """
+    names = list(_REQUIREMENTS["tfidf"]) + (list(_REQUIREMENTS["transformer"]) if kind == "transformer" else [])
     pins = []
     for name in names:
         try:
@@ -65,20 +64,17 @@ def _pip_requirements(kind: str) -> list[str]:
     return pins
 
 
-def _signature():
+def signature():
+    """Inputs: a `text` column, optional `id` and `title`; outputs: the tag record's fields."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Array, ColSpec, DataType, Map, Object, Property, Schema
 
-    inputs = Schema(
-        [
-            ColSpec(DataType.string, "text"),
-            ColSpec(DataType.string, "id", required=False),
-            ColSpec(DataType.string, "title", required=False),
-        ]
-    )
+    optional = ("id", "title", "url", "published", "source")
+    inputs = Schema([ColSpec(DataType.string, "text")] + [ColSpec(DataType.string, name, required=False) for name in optional])
     strings = Array(DataType.string)
     evidence = Object(
         [
+            Property("field", DataType.string),
             Property("start", DataType.long),
             Property("end", DataType.long),
             Property("text", DataType.string),
@@ -87,197 +83,155 @@ def _signature():
         ]
     )
     outputs = Schema(
-        [
-            ColSpec(DataType.string, "id", required=False),
+        [ColSpec(DataType.string, name, required=False) for name in optional]
+        + [
             ColSpec(strings, "pillars"),
             ColSpec(strings, "sectors"),
             ColSpec(Map(DataType.double), "scores"),
             ColSpec(Array(evidence), "evidence"),
             ColSpec(strings, "countries"),
             ColSpec(DataType.string, "model"),
+            ColSpec(DataType.string, "warning", required=False),
             ColSpec(DataType.string, "error", required=False),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def _figures(reports: dict[str, Report], confusion: dict[str, tuple[np.ndarray, np.ndarray]], taxonomy: Taxonomy):
-    """Per-label P/R/F1 bars and per-label 2x2 confusion matrices on the test split."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    report = reports["test"]
-    names = [item.label for item in report.labels]
-    bars, axis = plt.subplots(figsize=(10, 4))
-    width = 0.27
-    positions = np.arange(len(names))
-    for offset, metric in enumerate(("precision", "recall", "f1")):
-        axis.bar(positions + (offset - 1) * width, [getattr(i, metric) for i in report.labels], width, label=metric)
-    axis.set_xticks(positions, names, rotation=30, ha="right")
-    axis.set_ylim(0, 1.18)
-    axis.set_title("Test split: precision, recall and F1 per label")
-    axis.legend(loc="upper center", ncol=3, frameon=False)
-    bars.tight_layout()
-
-    y_true, y_pred = confusion["test"]
-    columns = 5
-    rows = -(-len(names) // columns)
-    grid, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * rows))
-    for index, ax in enumerate(np.atleast_1d(axes).ravel()):
-        if index >= len(names):
-            ax.axis("off")
-            continue
-        t, p = y_true[:, index], y_pred[:, index]
-        matrix = np.array(
-            [
-                [np.sum((t == 0) & (p == 0)), np.sum((t == 0) & (p == 1))],
-                [np.sum((t == 1) & (p == 0)), np.sum((t == 1) & (p == 1))],
-            ]
-        )
-        ax.imshow(matrix, cmap="Blues")
-        for (r, c), value in np.ndenumerate(matrix):
-            ax.text(c, r, str(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black")
-        ax.set_title(names[index])
-        ax.set_xticks([0, 1], ["pred 0", "pred 1"])
-        ax.set_yticks([0, 1], ["true 0", "true 1"])
-    grid.suptitle("Test split: confusion matrix per label")
-    grid.tight_layout()
-    return {"plots/per_label_f1.png": bars, "plots/confusion_matrices.png": grid}
+@dataclass
+class Champion:
+    version: str
+    run_id: str
+    metrics: dict[str, float]
+    data_digest: str | None
 
 
-def _champion_score(client, config: Config) -> float | None:
-    from mlflow.exceptions import MlflowException
+class Run:
+    """One live MLflow run of a training; every method logs at once."""
 
-    try:
-        version = client.get_model_version_by_alias(config.tracking.registered_model, config.tracking.champion_alias)
-    except MlflowException:
-        return None
-    run = client.get_run(version.run_id)
-    return run.data.metrics.get(config.tracking.champion_metric)
+    def __init__(self, config: Config, run: Any):
+        self.config = config
+        self.run_id = run.info.run_id
+        self.model_uri: str | None = None
+        self.version: str | None = None
+        self.promoted = False
 
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        import mlflow
 
-def log_run(
-    config: Config,
-    config_path: str | None,
-    folder: Path,
-    splits: dict[str, Any],
-    data_digest: str,
-    reports: dict[str, Report],
-    confusion: dict[str, tuple[np.ndarray, np.ndarray]],
-    series: dict[str, list[float]],
-    taxonomy: Taxonomy,
-) -> TrackedRun:
-    """Log one training run, register its model and move the champion alias if it wins.
+        mlflow.log_metrics(metrics, step=step)
 
-    `splits` maps split name to a pandas DataFrame (id, text, pillars, sectors, source).
-    """
-    import mlflow
-    import pandas as pd
-    from mlflow import MlflowClient
+    def log_datasets(self, frames: dict[str, Any], digest: str) -> None:
+        """Each split as a dataset input with the content digest."""
+        import mlflow
 
-    metrics = flat_metrics(reports)
-    if config.tracking.promote and config.tracking.champion_metric not in metrics:
-        raise ValueError(
-            f"tracking.champion_metric {config.tracking.champion_metric!r} is not a metric (e.g. test.sectors.macro_f1)"
-        )
-    uri = configure()
-    if mlflow.get_experiment_by_name(config.tracking.experiment) is None:
-        mlflow.create_experiment(config.tracking.experiment, artifact_location=_artifact_location(uri))
-    mlflow.set_experiment(config.tracking.experiment)
-    client = MlflowClient()
-    with mlflow.start_run(run_name=config.name) as run:
-        mlflow.set_tags(
-            {"alignclf.kind": config.model.kind, "alignclf.data_digest": data_digest, "alignclf.taxonomy_digest": taxonomy.digest}
-        )
-        mlflow.log_params(flatten(config))
-        for name, frame in splits.items():
-            source = str(Path(config.data.processed_dir).resolve() / "parquet" / f"{name}.parquet")
+        for name, frame in frames.items():
+            source = str(Path(self.config.data.processed_dir).resolve() / "parquet" / f"{name}.parquet")
             with warnings.catch_warnings():  # a local path matches several equivalent source types
                 warnings.simplefilter("ignore", UserWarning)
-                dataset = mlflow.data.from_pandas(frame, source=source, name=f"alignclf-{name}", digest=data_digest)
+                dataset = mlflow.data.from_pandas(frame, source=source, name=f"alignclf-{name}", digest=digest)
             mlflow.log_input(dataset, context=name)
-        for key, values in series.items():
-            for step, value in enumerate(values):
-                mlflow.log_metric(key, value, step=step)
-        mlflow.log_metrics(metrics)
-        import matplotlib.pyplot as plt
 
-        for path, figure in _figures(reports, confusion, taxonomy).items():
+    def log_results(self, reports: dict[str, Any], figures: dict[str, Any], extra: dict[str, Any]) -> None:
+        """Final metrics, the classification report, figures, and any further JSON artifacts."""
+        import matplotlib.pyplot as plt
+        import mlflow
+
+        metrics: dict[str, float] = {}
+        for split, report in reports.items():
+            metrics.update(report.flat(prefix=f"{split}."))
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict({split: report.to_dict() for split, report in reports.items()}, "classification_report.json")
+        for path, tree in extra.items():
+            mlflow.log_dict(tree, path)
+        for path, figure in figures.items():
             mlflow.log_figure(figure, path)
             plt.close(figure)
-        mlflow.log_dict({split: report.to_dict() for split, report in reports.items()}, "classification_report.json")
+
+    def log_model(self, folder: Path, python_model: Path, code: Path, kind: str) -> None:
+        """The folder as a models-from-code pyfunc model carrying alignclf's code, registered when configured."""
+        import mlflow
+        import pandas as pd
+
+        t = self.config.tracking
+        example = pd.DataFrame({"id": ["example-1"], "title": [""], "text": ["Kazakhstan raised gas exports to China by 10%."]})
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(python_model),
+            artifacts={"model_dir": str(folder)},
+            code_paths=[str(code)],
+            signature=signature(),
+            input_example=example,
+            pip_requirements=pip_requirements(kind),
+            registered_model_name=t.registered_model if t.register_model else None,
+        )
+        self.model_uri = info.model_uri
+        self.version = str(info.registered_model_version) if t.register_model and info.registered_model_version else None
+        (folder / "mlflow.json").write_text(
+            json.dumps({"run_id": self.run_id, "model_uri": self.model_uri, "version": self.version}) + "\n"
+        )
+
+    def champion(self) -> Champion | None:
+        """The current champion's version, its run's metrics and its data digest; None without one."""
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        client, t = MlflowClient(), self.config.tracking
+        try:
+            version = client.get_model_version_by_alias(t.registered_model, t.champion_alias)
+        except MlflowException:
+            return None
+        run = client.get_run(version.run_id)
+        return Champion(str(version.version), version.run_id, dict(run.data.metrics), run.data.tags.get("alignclf.data_digest"))
+
+    def promote(self) -> None:
+        """Move the champion alias to this run's version."""
+        from mlflow import MlflowClient
+
+        t = self.config.tracking
+        MlflowClient().set_registered_model_alias(t.registered_model, t.champion_alias, self.version)
+        self.promoted = True
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        import mlflow
+
+        mlflow.set_tags(tags)
+
+
+@contextmanager
+def start_run(config: Config, config_path: str | None, tags: dict[str, str]) -> Iterator[Run]:
+    """Open a run with the config logged, system metrics sampled, and FAILED status on an exception."""
+    import mlflow
+    import yaml
+
+    uri = configure()
+    t = config.tracking
+    if mlflow.get_experiment_by_name(t.experiment) is None:
+        mlflow.create_experiment(t.experiment, artifact_location=_artifact_location(uri))
+    mlflow.set_experiment(t.experiment)
+    with mlflow.start_run(run_name=config.name, log_system_metrics=t.system_metrics) as active:
+        mlflow.set_tags(tags)
+        mlflow.log_params(flatten(config))
         with tempfile.TemporaryDirectory() as scratch:
             resolved = Path(scratch) / "config.resolved.yaml"
-            import yaml
-
             resolved.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
             mlflow.log_artifact(str(resolved), "config")
         if config_path:
             mlflow.log_artifact(config_path, "config")
-        example = pd.DataFrame(
-            {"id": ["example-1"], "text": ["Kazakhstan raised gas exports to China by 10% this year."], "title": [""]}
-        )
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_ENTRY),
-            artifacts={"model_dir": str(folder)},
-            signature=_signature(),
-            input_example=example,
-            pip_requirements=_pip_requirements(config.model.kind),
-            registered_model_name=config.tracking.registered_model if config.tracking.register_model else None,
-        )
-        version = str(info.registered_model_version) if config.tracking.register_model and info.registered_model_version else None
-        promoted = False
-        if version and config.tracking.promote:
-            current = _champion_score(client, config)
-            challenger = metrics[config.tracking.champion_metric]
-            if current is None or challenger > current:
-                client.set_registered_model_alias(config.tracking.registered_model, config.tracking.champion_alias, version)
-                promoted = True
-        mlflow.set_tag("alignclf.champion", str(promoted).lower())
-        (folder / "mlflow.json").write_text(
-            json.dumps({"run_id": run.info.run_id, "model_uri": info.model_uri, "version": version}) + "\n"
-        )
-        return TrackedRun(run.info.run_id, info.model_uri, version, promoted)
+        yield Run(config, active)
 
 
-def save_pyfunc(folder: Path, path: Path, kind: str) -> Path:
+def save_pyfunc(folder: Path, path: Path, python_model: Path, code: Path, kind: str) -> Path:
     """Wrap a model folder as an MLflow pyfunc model on disk (for serving a folder that was never logged)."""
     import mlflow
 
     configure()
     mlflow.pyfunc.save_model(
         path=str(path),
-        python_model=str(PYFUNC_ENTRY),
+        python_model=str(python_model),
         artifacts={"model_dir": str(folder)},
-        signature=_signature(),
-        pip_requirements=_pip_requirements(kind),
+        code_paths=[str(code)],
+        signature=signature(),
+        pip_requirements=pip_requirements(kind),
     )
     return path
-
-
-def champion_uri(config: Config | None = None) -> str | None:
-    """`models:/<name>@<alias>` when the tracking store has a champion, else None."""
-    config = config or Config()
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return None  # no store yet: neither create one nor pay for importing mlflow just to look
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    configure()
-    try:
-        MlflowClient().get_model_version_by_alias(config.tracking.registered_model, config.tracking.champion_alias)
-    except MlflowException:
-        return None
-    return f"models:/{config.tracking.registered_model}@{config.tracking.champion_alias}"
-
-
-def load_python_model(uri: str) -> Any:
-    """The alignclf pyfunc object behind any MLflow model URI (models:/, runs:/, a path)."""
-    import mlflow
-
-    configure()
-    return mlflow.pyfunc.load_model(uri).unwrap_python_model()

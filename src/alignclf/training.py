@@ -1,25 +1,41 @@
-"""The training recipe: config -> data -> model -> thresholds -> metrics -> model folder -> MLflow."""
+"""The training recipe: config -> data -> model -> thresholds and article decision -> metrics -> model folder -> MLflow.
+
+Every reported figure comes from the exported folder loaded as users load it (its default
+runtime, the Tagger, split sentences), not from the in-memory training model.
+"""
 
 from __future__ import annotations
 
-import argparse
+import hashlib
+import json
 import random
+import re
 import shutil
-import sys
 import time
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from alignclf.config import Config, load_config
-from alignclf.data import SPLITS
+from alignclf.config import Config, ConfigError, load_config
+from alignclf.context import Document
+from alignclf.data import LabelledDataError, label_matrix
 from alignclf.dataset import ProcessedData, load_processed
-from alignclf.metrics import Report, apply_thresholds, flat_metrics, score, tune_thresholds
-from alignclf.models import Model, ModelCard, create_model
+from alignclf.decision import ArticleDecision, tune_decision
+from alignclf.evaluate import Scored, score_articles, score_sentences
+from alignclf.metrics import Report, flat_metrics, tune_thresholds
+from alignclf.models import Model, ModelCard, ModelFolderError, create_model, model_class
 from alignclf.models.base import COUNTRIES_FILE, library_versions
-from alignclf.taxonomy import Taxonomy
-from alignclf.tracking import TrackedRun, log_run
+from alignclf.plots import run_figures
+from alignclf.pyfunc import ENTRY, PACKAGE
+from alignclf.tagger import Tagger
+from alignclf.taxonomy import LEVELS, Taxonomy
+from alignclf.text import Gazetteer
+
+REPORT_SPLITS = ("validation", "test", "article_validation", "article_test")
 
 
 @dataclass
@@ -27,107 +43,261 @@ class TrainResult:
     folder: Path
     reports: dict[str, Report]
     thresholds: dict[str, float]
+    decision: dict[str, Any]
     data_digest: str
     seconds: float
-    tracked: TrackedRun | None
+    run_id: str | None = None
+    version: str | None = None
+    promoted: bool = False
+    candidates: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def export(
-    model: Model, config: Config, taxonomy: Taxonomy, thresholds: np.ndarray, data_digest: str, reports: dict[str, Report]
-) -> Path:
-    """Write models/<name>/: weights, alignclf.json, the gazetteer and the resolved config."""
+def metric_names(taxonomy: Taxonomy) -> set[str]:
+    """Every metric a run logs, so `tracking.champion_metric` can be checked before training."""
+    per_split = {"false_alarm_rate"} | {f"{level}.{avg}" for level in LEVELS for avg in ("micro_f1", "macro_f1")}
+    per_split |= {f"{label}.{m}" for label in taxonomy.names for m in ("precision", "recall", "f1")}
+    return {f"{split}.{name}" for split in REPORT_SPLITS for name in per_split}
+
+
+def check_before_work(config: Config, taxonomy: Taxonomy) -> None:
+    """Everything that can fail without data or a model fails here, before any fitting."""
+    try:
+        Gazetteer.from_yaml(config.countries)
+    except FileNotFoundError:
+        raise ConfigError(f"countries: file not found: {config.countries}") from None
+    except ValueError as exc:
+        raise ConfigError(f"countries: {exc}") from None
+    t = config.tracking
+    if t.enabled and t.promote and t.champion_metric not in metric_names(taxonomy):
+        raise ConfigError(
+            f"tracking.champion_metric {t.champion_metric!r} is not a metric this run logs "
+            "(for example article_test.sectors.micro_f1 or test.sectors.macro_f1)"
+        )
+    bad = [name for name in taxonomy.names if not re.fullmatch(r"[A-Za-z0-9_.-]+", name)]
+    if bad:
+        raise ConfigError(f"taxonomy labels {bad} cannot be metric names: use letters, digits, '_', '-' and '.'")
+
+
+def check_labels_vary(targets: np.ndarray, taxonomy: Taxonomy) -> None:
+    """A label that is always or never on in train cannot be learnt (and a TF-IDF folder with it would not load)."""
+    positives = targets.sum(axis=0)
+    constant = [name for name, n in zip(taxonomy.names, positives) if n in (0, len(targets))]
+    if constant:
+        raise LabelledDataError(
+            [f"label(s) {constant} are {'never' if positives.min() == 0 else 'always'} on in the train split: "
+             "add labelled examples with and without them"]
+        )  # fmt: skip
+
+
+def workdir(config: Config, data_digest: str) -> Path:
+    """Checkpoints of one config on one dataset: a rerun of the same training resumes from them."""
+    key = hashlib.sha256(json.dumps([config.model_dump(mode="json"), data_digest], sort_keys=True).encode()).hexdigest()[:12]
+    return Path(config.output_dir) / f".{config.name}.checkpoints" / key
+
+
+def stage(model: Model, config: Config) -> Path:
+    """Weights, gazetteer and config written to `.<name>.partial/` beside the target."""
     import yaml
 
     target = Path(config.output_dir) / config.name
     if target.exists() and not (target / "alignclf.json").is_file():
-        raise ValueError(f"{target} exists and is not a model folder; refusing to replace it")
-    # Written beside the target and swapped in at the end, so a failure never leaves half a folder.
+        raise ModelFolderError(f"{target} exists and is not a model folder; refusing to replace it")
     folder = target.with_name(f".{config.name}.partial")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     model.save(folder)
+    shutil.copyfile(config.countries, folder / COUNTRIES_FILE)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    return folder
+
+
+def write_card(folder: Path, config: Config, taxonomy: Taxonomy, decision: ArticleDecision, data_digest: str, metrics) -> None:
     ModelCard(
-        kind=model.kind,
+        kind=config.model.kind,
         name=config.name,
         taxonomy=taxonomy.to_dict(),
         taxonomy_digest=taxonomy.digest,
-        thresholds={name: round(float(t), 6) for name, t in zip(taxonomy.names, thresholds)},
+        thresholds={name: round(float(t), 6) for name, t in zip(taxonomy.names, decision.sentence_thresholds)},
         data_digest=data_digest,
-        metrics=flat_metrics(reports),
+        context=config.model.context,
+        article=decision.to_dict(taxonomy.names),
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        metrics=metrics,
         config=config.model_dump(mode="json"),
-        versions=library_versions("scikit-learn", "skops", "torch", "transformers", "onnxruntime"),
+        versions=library_versions("scikit-learn", "safetensors", "torch", "transformers", "onnxruntime"),
     ).write(folder)
-    shutil.copyfile(config.countries, folder / COUNTRIES_FILE)
-    (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+
+
+def finish(folder: Path, config: Config) -> Path:
+    """Swap the staged folder in for models/<name>/."""
+    target = Path(config.output_dir) / config.name
     if target.exists():
         shutil.rmtree(target)
     folder.rename(target)
     return target
 
 
-def _frames(data: ProcessedData, taxonomy: Taxonomy) -> dict:
-    frames = {}
-    for split in SPLITS:
-        frame = data.dataset[split].to_pandas()
-        frame["pillars"] = [[taxonomy.pillars[i] for i in row] for row in frame["pillars"]]
-        frame["sectors"] = [[taxonomy.sectors[i] for i in row] for row in frame["sectors"]]
-        frames[split] = frame
-    return frames
+def tune(folder: Path, config: Config, taxonomy: Taxonomy, data: ProcessedData) -> tuple[ArticleDecision, dict]:
+    """Sentence thresholds on validation units and the article decision on validation articles, with the
+    folder's default runtime: the scores users will get."""
+    scorer = model_class(config.model.kind).load(folder)
+    languages = config.model.languages
+    units, truth = data.units("validation", taxonomy, config.model.context, languages)
+    t = config.thresholds
+    scores = scorer.predict_proba(units)
+    sentence = tune_thresholds(scores, truth, t.default, t.minimum, t.maximum) if t.tune else np.full(truth.shape[1], t.default)
+    provisional = ArticleDecision("max", sentence, sentence)
+    tagger = Tagger(scorer, taxonomy, provisional, Gazetteer({}), config.name, config.model.context)
+    articles = data.article_list("validation", taxonomy, languages)
+    if not articles:
+        return provisional, {}
+    blocks = [block for _, block in tagger.score_documents([Document(a.text, a.title.text) for a in articles])]
+    a = config.article
+    best, results = tune_decision(
+        blocks, label_matrix(articles, taxonomy), sentence, a.aggregates, a.false_alarm_budget, t.minimum, t.maximum
+    )
+    candidates = {name: {"micro_f1": r.micro_f1, "false_alarm_rate": r.false_alarm_rate} for name, r in results.items()}
+    return best.decision, candidates
+
+
+def measure(tagger: Tagger, data: ProcessedData, taxonomy: Taxonomy, languages: list[str]) -> dict[str, Scored]:
+    """Sentence splits tagged sentence by sentence, article splits article by article."""
+    scored = {split: score_sentences(tagger, data.examples(split, taxonomy, languages)) for split in ("validation", "test")}
+    for split in ("validation", "test"):
+        articles = data.article_list(split, taxonomy, languages)
+        if articles:
+            scored[f"article_{split}"] = score_articles(tagger, articles)
+    return scored
+
+
+def rescore_champion(champion_uri: str, data: ProcessedData, taxonomy: Taxonomy, languages: list[str]) -> dict[str, float]:
+    """The champion's figures on this run's test splits, through its own Tagger."""
+    from alignclf.resolve import load_model
+
+    tagger = load_model(champion_uri)
+    scored = {k: v for k, v in measure(tagger, data, taxonomy, languages).items() if "test" in k}
+    return flat_metrics({split: s.report for split, s in scored.items()})
 
 
 def train(config: Config, config_path: str | None = None) -> TrainResult:
-    """Train, tune thresholds on validation, score validation and test, export, track.
+    """Train, tune thresholds and the article decision on validation, score the test splits, export, track.
 
-    >>> train(load_config("configs/tiny.yaml")).reports["test"].averages  # doctest: +SKIP
+    The MLflow run is open from the start, so its curves show while the model trains.
     """
     random.seed(config.seed)
     np.random.seed(config.seed)
     taxonomy = Taxonomy.from_yaml(config.taxonomy)
+    check_before_work(config, taxonomy)
     data = load_processed(config, taxonomy)
-    texts = {split: data.texts(split) for split in SPLITS}
-    targets = {split: data.targets(split, taxonomy) for split in SPLITS}
+    design, languages = config.model.context, config.model.languages
+    units, targets = data.units("train", taxonomy, design, languages)
+    check_labels_vary(targets, taxonomy)
+    tags = {"alignclf.kind": config.model.kind, "alignclf.data_digest": data.digest, "alignclf.taxonomy_digest": taxonomy.digest}
+    from alignclf.tracking import start_run
 
-    started = time.perf_counter()
-    model = create_model(config, len(taxonomy.names))
-    model.fit(texts["train"], targets["train"], validation=(texts["validation"], targets["validation"]))
-    seconds = time.perf_counter() - started
+    with start_run(config, config_path, tags) if config.tracking.enabled else nullcontext() as run:
+        if run:
+            run.log_datasets(data.frames(taxonomy), data.digest)
+        model = create_model(config, taxonomy)
+        started = time.perf_counter()
+        work = workdir(config, data.digest)
+        validation = data.units("validation", taxonomy, design, languages)
+        model.fit(units, targets, validation, run.log_metrics if run else None, work)
+        seconds = time.perf_counter() - started
+        folder = stage(model, config)
+        decision, candidates = tune(folder, config, taxonomy, data)
+        write_card(folder, config, taxonomy, decision, data.digest, {})
+        tagger = Tagger.from_folder(folder)  # an unloadable folder fails here, before it can be registered
+        scored = measure(tagger, data, taxonomy, languages)
+        reports = {split: s.report for split, s in scored.items()}
+        write_card(folder, config, taxonomy, decision, data.digest, flat_metrics(reports))
+        folder = finish(folder, config)
+        shutil.rmtree(work, ignore_errors=True)
+        result = TrainResult(
+            folder, reports, dict(zip(taxonomy.names, decision.sentence_thresholds.tolist())),
+            decision.to_dict(taxonomy.names), data.digest, seconds, candidates=candidates,
+        )  # fmt: skip
+        if run:
+            track(run, config, result, scored, data, taxonomy)
+    return result
 
-    scores = {split: model.predict_proba(texts[split]) for split in ("validation", "test")}
-    t = config.thresholds
-    thresholds = (
-        tune_thresholds(scores["validation"], targets["validation"], t.default, t.minimum, t.maximum)
-        if t.tune
-        else np.full(len(taxonomy.names), t.default)
-    )
-    predictions = {split: apply_thresholds(scores[split], thresholds) for split in scores}
-    reports = {split: score(targets[split], predictions[split], taxonomy) for split in scores}
-    confusion = {split: (targets[split], predictions[split]) for split in scores}
 
-    folder = export(model, config, taxonomy, thresholds, data.digest, reports)
-    tracked = None
-    if config.tracking.enabled:
-        series = {**model.training_log(), "train_seconds": [round(seconds, 3)]}
-        tracked = log_run(config, config_path, folder, _frames(data, taxonomy), data.digest, reports, confusion, series, taxonomy)
-    return TrainResult(folder, reports, dict(zip(taxonomy.names, thresholds.tolist())), data.digest, seconds, tracked)
+def track(run: Any, config: Config, result: TrainResult, scored: dict[str, Scored], data: ProcessedData, taxonomy) -> None:
+    """Results, figures, the model and the champion decision into the open run."""
+    run.log_metrics({"train_seconds": round(result.seconds, 3)})
+    confusion = {split: (s.truth, s.predicted) for split, s in scored.items() if "test" in split}
+    extra = {"article_decision.json": {"chosen": result.decision, "candidates": result.candidates}}
+    run.log_results(result.reports, run_figures(result.reports, confusion, taxonomy.names), extra)
+    run.log_model(result.folder, ENTRY, PACKAGE, config.model.kind)
+    result.run_id, result.version = run.run_id, run.version
+    t = config.tracking
+    if not (run.version and t.promote):
+        run.set_tags({"alignclf.champion": "false"})
+        return
+    mine = flat_metrics(result.reports)[t.champion_metric]
+    champion = run.champion()
+    if champion is not None and (champion.data_digest != result.data_digest or t.champion_metric not in champion.metrics):
+        # Figures on other test data do not compare: score the champion on this run's test splits first.
+        try:
+            uri = f"models:/{t.registered_model}@{t.champion_alias}"
+            theirs = rescore_champion(uri, data, taxonomy, config.model.languages).get(t.champion_metric)
+        except (ModelFolderError, LabelledDataError, OSError) as exc:
+            run.set_tags({"alignclf.champion_rescore": f"failed: {exc}"[:500]})
+            theirs = None
+        run.set_tags({"alignclf.champion_rescored": f"{theirs}"})
+    else:
+        theirs = champion.metrics.get(t.champion_metric) if champion else None
+    if theirs is None or mine > theirs:
+        run.promote()
+    result.promoted = run.promoted
+    run.set_tags({"alignclf.champion": str(run.promoted).lower()})
+
+
+def report_lines(result: TrainResult, config: Config) -> list[str]:
+    """What `train` prints: the article and sentence test tables and where everything went."""
+    lines = []
+    for split, caption in (("article_test", "article test split"), ("test", "sentence test split")):
+        if split in result.reports:
+            lines += [
+                f"# {config.name} ({config.model.kind}): {caption}, thresholds tuned on validation\n",
+                result.reports[split].table(),
+                "",
+            ]
+    lines += [
+        f"article decision: {result.decision.get('aggregate')}; context: {config.model.context}",
+        f"model folder: {result.folder}",
+        f"data digest: {result.data_digest}",
+        f"training time: {result.seconds:.1f} s",
+    ]
+    if result.run_id:
+        champion = "now champion" if result.promoted else "champion unchanged"
+        lines.append(f"MLflow run: {result.run_id}; registered version: {result.version} ({champion})")
+    return lines
+
+
+def run(config_path: str, overrides: list[str]) -> TrainResult:
+    """Load a config with overrides and train it: what `train.py` and `alignclf train` both call."""
+    config = load_config(config_path, overrides)
+    result = train(config, config_path)
+    print("\n".join(report_lines(result, config)))
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python train.py --config configs/tfidf.yaml [key.sub=value ...]`."""
+    import argparse
+    import sys
+
+    from alignclf.errors import AlignclfError
+
     parser = argparse.ArgumentParser(prog="train.py", description="Train an alignclf model from a YAML config.")
     parser.add_argument("--config", default="configs/tfidf.yaml", help="YAML config (default: %(default)s)")
     parser.add_argument("overrides", nargs="*", metavar="key.sub=value", help="override any config key")
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config, args.overrides)
-        result = train(config, args.config)
-    except (ValueError, OSError) as exc:  # config, data, taxonomy and model-folder errors all derive from these
+        run(args.config, args.overrides)
+    except AlignclfError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"# {config.name} ({config.model.kind}): test split, thresholds tuned on validation\n")
-    print(result.reports["test"].table())
-    print(f"\nmodel folder: {result.folder}\ndata digest: {result.data_digest}\ntraining time: {result.seconds:.1f} s")
-    if result.tracked:
-        champion = "now champion" if result.tracked.promoted else "champion unchanged"
-        print(f"MLflow run: {result.tracked.run_id}; registered version: {result.tracked.version} ({champion})")
     return 0

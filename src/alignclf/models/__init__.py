@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from alignclf.config import Config
 from alignclf.models.base import Model, ModelCard, ModelFolderError
+from alignclf.models.tfidf import TfidfModel
+from alignclf.models.transformer import TransformerModel
 from alignclf.taxonomy import Taxonomy
 
-# Kind name -> "module:class"; imported on demand so the TF-IDF path never loads torch.
-KINDS = {
-    "tfidf": "alignclf.models.tfidf:TfidfModel",
-    "transformer": "alignclf.models.transformer:TransformerModel",
+# Kind name -> class. Each kind imports its heavy libraries (torch, transformers) inside its methods,
+# so importing this registry stays fast and the TF-IDF path never loads torch.
+KINDS: dict[str, type[Model]] = {
+    TfidfModel.kind: TfidfModel,
+    TransformerModel.kind: TransformerModel,
 }
 
 
 def model_class(kind: str) -> type[Model]:
     if kind not in KINDS:
         raise ModelFolderError(f"unknown model kind {kind!r} (known: {', '.join(sorted(KINDS))})")
-    module, name = KINDS[kind].split(":")
-    return getattr(import_module(module), name)
+    return KINDS[kind]
 
 
-def create_model(config: Config, n_labels: int) -> Model:
+def create_model(config: Config, taxonomy: Taxonomy) -> Model:
     """A new, unfitted model of the kind the config names."""
-    return model_class(config.model.kind).from_config(config, n_labels)
+    return model_class(config.model.kind).from_config(config, taxonomy)
 
 
 def load_folder(directory: str | Path, **options: Any) -> tuple[Model, ModelCard, Taxonomy]:

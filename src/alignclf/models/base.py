@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -13,48 +14,81 @@ from typing import Any, ClassVar
 import numpy as np
 
 from alignclf.config import Config
+from alignclf.context import Unit
+from alignclf.decision import ArticleDecision
+from alignclf.errors import AlignclfError
 from alignclf.taxonomy import Taxonomy
 from alignclf.text import normalise
 
 METADATA_FILE = "alignclf.json"
 COUNTRIES_FILE = "countries.yaml"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
-class ModelFolderError(ValueError):
+class ModelFolderError(AlignclfError, ValueError):
     """A model folder that cannot be loaded; the message says why."""
 
 
-class Model(ABC):
-    """Scores sentences for every label; thresholds and aggregation live outside.
+MetricLogger = Callable[[dict[str, float], int], None]
+"""Receives metrics as a model trains (name -> value, step); the training recipe points it at MLflow."""
 
-    Subclasses implement the underscored methods on normalised text; callers use the
+
+def as_units(items: Sequence[Unit | str]) -> list[Unit]:
+    """Units in the form every model sees: normalised text and context (a plain string has no context)."""
+    return [
+        Unit(normalise(item), "") if isinstance(item, str) else Unit(normalise(item.text), normalise(item.context))
+        for item in items
+    ]
+
+
+class Model(ABC):
+    """Scores sentences, each read in its context, for every label; thresholds and aggregation live outside.
+
+    Subclasses implement the underscored methods on normalised units; callers use the
     public ones, so training and tagging always feed a model the same form of text.
     """
 
     kind: ClassVar[str]
 
-    def fit(self, texts: list[str], targets: np.ndarray, validation: tuple[list[str], np.ndarray] | None = None) -> Model:
-        """Learn from texts and a 0/1 matrix (columns: taxonomy labels); returns self."""
-        if validation is not None:
-            validation = ([normalise(t) for t in validation[0]], validation[1])
-        return self._fit([normalise(t) for t in texts], np.asarray(targets), validation)
+    def fit(
+        self,
+        units: Sequence[Unit | str],
+        targets: np.ndarray,
+        validation: tuple[Sequence[Unit | str], np.ndarray] | None = None,
+        log: MetricLogger | None = None,
+        workdir: Path | None = None,
+    ) -> Model:
+        """Learn from units and a 0/1 matrix (columns: taxonomy labels); returns self.
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Scores in [0, 1], one row per text and one column per label."""
-        if not texts:
+        `log` receives per-step and per-epoch metrics while training runs. `workdir` is a folder
+        the kind may keep checkpoints in: a rerun with the same folder resumes where it stopped.
+        """
+        if validation is not None:
+            validation = (as_units(validation[0]), np.asarray(validation[1]))
+        return self._fit(as_units(units), np.asarray(targets), validation, log or (lambda metrics, step: None), workdir)
+
+    def predict_proba(self, units: Sequence[Unit | str]) -> np.ndarray:
+        """Scores in [0, 1], one row per unit and one column per label."""
+        if not units:
             return np.zeros((0, self.n_labels))
-        return self._predict_proba([normalise(t) for t in texts])
+        return self._predict_proba(as_units(units))
 
     @property
     @abstractmethod
     def n_labels(self) -> int: ...
 
     @abstractmethod
-    def _fit(self, texts: list[str], targets: np.ndarray, validation: tuple[list[str], np.ndarray] | None) -> Model: ...
+    def _fit(
+        self,
+        units: list[Unit],
+        targets: np.ndarray,
+        validation: tuple[list[Unit], np.ndarray] | None,
+        log: MetricLogger,
+        workdir: Path | None,
+    ) -> Model: ...
 
     @abstractmethod
-    def _predict_proba(self, texts: list[str]) -> np.ndarray: ...
+    def _predict_proba(self, units: list[Unit]) -> np.ndarray: ...
 
     @abstractmethod
     def save(self, directory: Path) -> None:
@@ -66,11 +100,7 @@ class Model(ABC):
 
     @classmethod
     @abstractmethod
-    def from_config(cls, config: Config, n_labels: int) -> Model: ...
-
-    def training_log(self) -> dict[str, list[float]]:
-        """Per-step or per-epoch series the tracker should log; empty when there are none."""
-        return {}
+    def from_config(cls, config: Config, taxonomy: Taxonomy) -> Model: ...
 
 
 def library_versions(*packages: str) -> dict[str, str]:
@@ -85,7 +115,11 @@ def library_versions(*packages: str) -> dict[str, str]:
 
 @dataclass
 class ModelCard:
-    """What alignclf.json holds: enough to predict and to know where the model came from."""
+    """What alignclf.json holds: enough to predict and to know where the model came from.
+
+    `thresholds` are per-label sentence thresholds (they decide evidence); `article` holds the
+    article decision (aggregation and article thresholds); `context` says what a sentence is scored with.
+    """
 
     kind: str
     name: str
@@ -93,10 +127,18 @@ class ModelCard:
     taxonomy_digest: str
     thresholds: dict[str, float]
     data_digest: str
+    context: str = "none"
+    article: dict[str, Any] = field(default_factory=dict)
+    trained_at: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+
+    def decision(self, taxonomy: Taxonomy) -> ArticleDecision:
+        """The article decision; a card without one decides articles by their best sentence."""
+        tree = self.article or {"aggregate": "max", "thresholds": self.thresholds}
+        return ArticleDecision.from_dict(tree, taxonomy.names, self.thresholds)
 
     def write(self, directory: Path) -> None:
         (directory / METADATA_FILE).write_text(json.dumps(asdict(self), indent=2, sort_keys=False) + "\n", encoding="utf-8")
@@ -113,7 +155,10 @@ class ModelCard:
         except (json.JSONDecodeError, TypeError) as exc:
             raise ModelFolderError(f"{path} is not a valid model description: {exc}") from None
         if card.format_version != FORMAT_VERSION:
-            raise ModelFolderError(f"{path}: format_version {card.format_version} is not supported (expected {FORMAT_VERSION})")
+            raise ModelFolderError(
+                f"{path}: format_version {card.format_version} is not supported (expected {FORMAT_VERSION}); "
+                "retrain the model with this version of alignclf"
+            )
         if card.kind not in known_kinds:
             raise ModelFolderError(f"{path}: unknown model kind {card.kind!r} (known: {', '.join(sorted(known_kinds))})")
         try:
@@ -127,4 +172,6 @@ class ModelCard:
             )
         if set(card.thresholds) != set(taxonomy.names):
             raise ModelFolderError(f"{path}: thresholds must name exactly the taxonomy's labels")
+        if card.article and set(card.article.get("thresholds", {})) != set(taxonomy.names):
+            raise ModelFolderError(f"{path}: article thresholds must name exactly the taxonomy's labels")
         return card, taxonomy

