@@ -151,11 +151,11 @@ def test_build_writes_a_loadable_dataset_with_a_stable_digest(tmp_path):
 
     config = load_config(ROOT / "configs" / "data.yaml", project_overrides(tmp_path))
     first = build_dataset(config)
-    dataset = load_from_disk(str(tmp_path / "processed" / "dataset"))
+    dataset = load_from_disk(str(first.directory / "dataset"))
     assert set(dataset) == {"train", "validation", "test"}
     assert dataset["train"].features["pillars"].feature.names == ["trade", "security", "connectivity"]
     assert sum(len(dataset[s]) for s in dataset) == first.counts[-1]["total"]
-    assert (tmp_path / "processed" / "parquet" / "test.parquet").is_file()
+    assert (first.directory / "parquet" / "test.parquet").is_file()
     card = (tmp_path / "processed" / "DATACARD.md").read_text()
     assert first.digest in card and "| sectors | ppp |" in card
     assert build_dataset(config).digest == first.digest
@@ -251,7 +251,7 @@ def test_build_splits_articles_by_article_without_leakage(tmp_path, taxonomy):
     )
     card = (tmp_path / "processed" / "DATACARD.md").read_text()
     assert "## Articles: counts per label and split" in card
-    assert (tmp_path / "processed" / "parquet" / "article_test.parquet").is_file()
+    assert (result.directory / "parquet" / "article_test.parquet").is_file()
 
 
 def test_a_sentence_shared_across_corpora_and_splits_fails_the_build(tmp_path):
@@ -272,3 +272,26 @@ def test_a_sentence_shared_across_corpora_and_splits_fails_the_build(tmp_path):
     config = load_config(None, project_overrides(tmp_path, labelled, articles))
     with pytest.raises(LabelledDataError, match="text shared across splits"):
         build_dataset(config)
+
+
+BUILD = (
+    "import sys\n"
+    "from alignclf.config import load_config\n"
+    "from alignclf.dataset import build_dataset\n"
+    "print(build_dataset(load_config(None, sys.argv[1:])).digest)\n"
+)
+
+
+def test_concurrent_builds_of_the_same_data_never_clash(tmp_path, taxonomy):
+    import subprocess
+    import sys
+
+    from alignclf.dataset import load_processed
+
+    overrides = project_overrides(tmp_path)
+    runs = [subprocess.Popen([sys.executable, "-c", BUILD, *overrides], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    digests = {run.communicate()[0].strip() for run in runs}
+    assert all(run.returncode == 0 for run in runs) and len(digests) == 1
+    data = load_processed(load_config(None, overrides), taxonomy)
+    assert data.digest in digests
+    assert [p.name for p in (tmp_path / "processed").iterdir() if p.name.startswith(".")] == [], "no staging folder is left"

@@ -1,18 +1,11 @@
-"""Feed reading and batch tagging: every format, every bad-input case, resume, bounded memory."""
+"""Feed reading: every format, metadata, charsets and byte-order marks, every bad-input case accounted for."""
 
-import io
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
-from conftest import ROOT, write_feed
 
-from alignclf.feeds import FeedError, Fields, done_ids, read_records, tag_feed
-from alignclf.records import OUTPUT_FIELDS, Record
+from alignclf.feeds import FeedError, Fields, read_records
+from conftest import ROOT
 
 SAMPLES = ROOT / "data" / "samples"
 
@@ -133,112 +126,101 @@ def test_usage_errors_are_raised_before_reading(tmp_path):
     assert record_id == str(no_column) and text is None and "no 'text' column" in error
 
 
-def test_tag_feed_accounts_for_every_record_in_order(tiny_tagger):
-    records = [
-        Record("a", "Police seized 300 kg of heroin at the border."),
-        Record("b", None, error="broken line"),
-        Record("c", "x" * 60),
-        Record("d", ""),
+def test_rss_entries_carry_title_url_date_and_the_feeds_title_as_source():
+    records = list(read_records([str(SAMPLES / "feed.xml")]))
+    first = records[0]
+    assert first.url == "https://news.example.org/regional/gas-line-four"
+    assert first.published == "2026-04-14T08:30:00Z"
+    assert first.source == "Steppe Wire: Regional Desk"
+    assert all(r.title and r.url and r.published and r.source for r in records)
+
+
+def test_jsonl_dates_urls_and_kept_fields(tmp_path):
+    feed = tmp_path / "day.jsonl"
+    rows = [
+        {"id": "a", "text": "Gas flows.", "url": "https://x/a", "published": "2026-03-14 09:30+06:00", "desk": "energy"},
+        {"id": "b", "text": "Rain.", "published": "yesterday-ish"},
+        {"id": "c", "text": "Rain.", "published": 1773480600},
     ]
-    out = io.StringIO()
-    summary = tag_feed(tiny_tagger, records, out, batch_size=2, max_chars=48)
-    lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [line["id"] for line in lines] == ["a", "b", "c", "d"]
-    assert lines[0]["sectors"] == ["drug_trafficking"] and lines[0]["error"] is None
-    assert lines[1]["error"] == "broken line" and lines[1]["pillars"] == []
-    assert "over the limit of 48" in lines[2]["error"]
-    assert lines[3]["error"] is None and lines[3]["pillars"] == [] and lines[3]["evidence"] == []
-    assert (summary.read, summary.tagged, summary.errors) == (4, 2, 2)
-    assert list(lines[0]) == list(OUTPUT_FIELDS)
+    feed.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    a, b, c = read_records([str(feed)], fields=Fields(keep=("desk",)))
+    assert (a.url, a.published, a.source, a.keep) == ("https://x/a", "2026-03-14T03:30:00Z", "day.jsonl", {"desk": "energy"})
+    assert b.published is None and b.error is None and "is not a date" in b.warnings[0]
+    assert c.published == "2026-03-14T09:30:00Z" and b.keep == {"desk": None}
 
 
-def test_done_ids_drops_a_line_cut_short(tmp_path):
-    out = tmp_path / "out.jsonl"
-    out.write_text('{"id": "a"}\n{"id": "b"}\n{"id": "c", "pil')
-    assert done_ids(out) == {"a", "b"}
-    assert out.read_text() == '{"id": "a"}\n{"id": "b"}\n'
+def test_byte_order_marks_lose_neither_the_first_id_nor_the_first_record(tmp_path):
+    csv_file = tmp_path / "excel.csv"
+    csv_file.write_bytes(b"\xef\xbb\xbfid,text\nr1,Gas exports rose.\n")
+    jsonl = tmp_path / "export.jsonl"
+    jsonl.write_bytes(b'\xef\xbb\xbf{"id": "j1", "text": "Gas exports rose."}\n')
+    assert ids_and_texts([csv_file, jsonl]) == [("r1", "Gas exports rose.", None), ("j1", "Gas exports rose.", None)]
 
 
-def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "alignclf.cli", *args], capture_output=True, text=True, **kwargs)
+def test_a_truncated_feed_keeps_its_entries_and_reports_the_damage(tmp_path):
+    whole = (SAMPLES / "feed.xml").read_bytes()
+    cut = tmp_path / "cut.xml"
+    cut.write_bytes(whole[: whole.index(b"<item>", whole.index(b"<item>", 2000) + 10) + 40])
+    records = ids_and_texts([cut])
+    assert records[-1][0] == f"{cut}:damaged"
+    assert "the feed is damaged" in records[-1][2] and str(cut) in records[-1][2]
+    complete = [error is None for _, _, error in records[:-1]]
+    assert sum(complete) >= 2 and all(complete[:-1]), "entries before the cut are read; the cut one may be incomplete"
 
 
-@pytest.mark.slow
-def test_cli_exit_codes_and_summary(tiny_run, tmp_path):
-    model = str(tiny_run[1].folder)
-    good = cli("tag", str(SAMPLES / "feed.xml"), "-o", str(tmp_path / "o.jsonl"), "--model", model)
-    assert good.returncode == 0, good.stderr
-    assert "records read: 8; tagged: 8; errors: 0" in good.stderr
-    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 8
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "a", "text": "Gas exports rose."}\nnot json\n')
-    partial = cli("tag", str(bad), "--model", model)
-    assert partial.returncode == 3 and len(partial.stdout.splitlines()) == 2
-    missing = cli("tag", str(tmp_path / "nope.jsonl"), "--model", model)
-    assert missing.returncode == 2 and "input not found" in missing.stderr and "Traceback" not in missing.stderr
-    unknown = cli("tag", str(bad), "--format", "pdf", "--model", model)
-    assert unknown.returncode == 2 and "unknown format" in unknown.stderr
-    piped = cli("tag", "-", "--model", model, input='{"id": "s1", "text": "Hackers hit the port."}\n')
-    assert piped.returncode == 0 and json.loads(piped.stdout)["id"] == "s1"
+@pytest.mark.parametrize("charset", ["windows-1251", "windows-1252"])
+def test_html_pages_are_read_in_their_own_charset(tmp_path, charset):
+    words = {"windows-1251": "Казахстан и Китай подписали соглашение о поставках газа", "windows-1252": "Café owners in Málaga"}
+    text = words[charset]
+    body = f"<p>{text}. " + "More words in the body of this article so that the extractor keeps it. " * 4 + "</p>"
+    declared = tmp_path / "declared.html"
+    page = f'<html><head><meta charset="{charset}"><title>Headline</title></head><body><article>{body}</article></body></html>'
+    declared.write_bytes(page.encode(charset))
+    undeclared = tmp_path / "undeclared.html"
+    undeclared.write_bytes(
+        f"<html><head><title>Headline</title></head><body><article>{body}</article></body></html>".encode(charset)
+    )
+    for page in (declared, undeclared):
+        ((_, found, error),) = ids_and_texts([page])
+        assert error is None and text in found and "\ufffd" not in found
 
 
-@pytest.mark.slow
-def test_killed_run_resumes_to_the_same_output(tiny_run, tmp_path):
-    model = str(tiny_run[1].folder)
-    feed = tmp_path / "feed.jsonl"
-    write_feed(feed, 4000)
-    reference = tmp_path / "reference.jsonl"
-    assert cli("tag", str(feed), "-o", str(reference), "--model", model, "--batch-size", "20").returncode == 0
-
-    out = tmp_path / "out.jsonl"
-    command = [sys.executable, "-m", "alignclf.cli", "tag", str(feed), "-o", str(out), "--model", model, "--batch-size", "20"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and (not out.exists() or out.stat().st_size < 100_000):
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    written = len(out.read_text().splitlines())
-    assert 0 < written < 4000, "the run should be killed part-way"
-
-    resumed = cli("tag", str(feed), "-o", str(out), "--model", model, "--batch-size", "20", "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    assert out.read_text() == reference.read_text()
+def test_an_html_title_repeated_as_h1_is_not_read_twice(tmp_path):
+    page = tmp_path / "page.html"
+    body = "<p>" + "Kazakhstan raised gas exports to China this year, the ministry said. " * 4 + "</p>"
+    head = "<head><title>Gas exports rise</title></head>"
+    page.write_text(f"<html>{head}<body><article><h1>Gas exports rise</h1>{body}</article></body></html>")
+    (record,) = read_records([str(page)])
+    assert record.title == "Gas exports rise" and not record.text.startswith("Gas exports rise")
 
 
-PEAK = (
-    "import resource, sys\n"
-    "from alignclf.cli import app\n"
-    "try:\n"
-    "    app(sys.argv[1:], prog_name='alignclf')\n"
-    "except SystemExit:\n"
-    "    pass\n"
-    "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
-)
+def test_a_field_over_the_csv_module_limit_becomes_one_error_record(tmp_path):
+    feed = tmp_path / "long.csv"
+    feed.write_text("id,text\nr1,short one\nr2," + "x" * 300_000 + "\nr3,after it\n")
+    records = ids_and_texts([feed], max_chars=200_000)
+    assert [r[0] for r in records][0] == "r1" and records[-1] == ("r3", "after it", None)
+    assert len(records) == 3 and records[1][2] and "max-chars" in records[1][2]
 
 
-@pytest.mark.slow
-def test_memory_stays_flat_from_1000_to_20000_records(tiny_run, tmp_path):
-    peaks = {}
-    for count in (1000, 20000):
-        feed = tmp_path / f"feed{count}.jsonl"
-        write_feed(feed, count)
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                PEAK,
-                "tag",
-                str(feed),
-                "-o",
-                str(tmp_path / f"out{count}.jsonl"),
-                "--model",
-                str(tiny_run[1].folder),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        assert f"tagged: {count}" in run.stderr, run.stderr
-        peaks[count] = int(run.stderr.split("PEAK")[1])
-    # 20x the records may not cost more than a quarter more memory (in KiB, generously bounded)
-    assert peaks[20000] < peaks[1000] * 1.25 + 20_000, peaks
+def test_tsv_in_capitals_and_delimited_text_without_a_suffix_are_read_as_tables(tmp_path):
+    tsv = tmp_path / "DAY.TSV"
+    tsv.write_text("id\ttext\nt1\tGas exports rose.\nt2\tRain on Sunday.\n")
+    unnamed = tmp_path / "export"
+    unnamed.write_text("id;text\ns1;Gas exports rose.\ns2;Rain on Sunday.\n")
+    assert [r[0] for r in ids_and_texts([tsv, unnamed])] == ["t1", "t2", "s1", "s2"]
+
+
+def test_hidden_files_and_folders_are_skipped_at_every_depth(tmp_path):
+    (tmp_path / ".git" / "objects").mkdir(parents=True)
+    (tmp_path / ".git" / "objects" / "x.jsonl").write_text('{"id": "hidden", "text": "x"}\n')
+    (tmp_path / "day" / ".cache").mkdir(parents=True)
+    (tmp_path / "day" / ".cache" / "y.jsonl").write_text('{"id": "hidden2", "text": "x"}\n')
+    (tmp_path / "day" / "_SUCCESS").write_text("")
+    (tmp_path / "day" / "feed.jsonl").write_text('{"id": "seen", "text": "Gas flows."}\n')
+    assert [r[0] for r in ids_and_texts([tmp_path])] == ["seen"]
+
+
+def test_excluded_files_are_never_read_back(tmp_path):
+    (tmp_path / "feed.jsonl").write_text('{"id": "in", "text": "Gas flows."}\n')
+    (tmp_path / "tags.out").write_text('{"id": "out", "pillars": []}\n')
+    assert [r.id for r in read_records([str(tmp_path)], exclude=[tmp_path / "tags.out"])] == ["in"]

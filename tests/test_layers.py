@@ -20,7 +20,7 @@ LAYERS = [
     {"records", "resolve", "evaluate"},
     {"pyfunc", "mlflow_model"},
     {"training"},
-    {"feeds", "spark", "serve"},
+    {"feeds", "batch", "spark", "serve"},
     {"cli", "__init__"},
 ]
 MODULES = {path.relative_to(PACKAGE).with_suffix("").parts[0] for path in PACKAGE.rglob("*.py")}

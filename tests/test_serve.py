@@ -77,3 +77,30 @@ def test_malformed_requests_get_a_400_and_the_server_stays_up(server, payload, m
 def test_empty_body_gets_a_400(server):
     answer = requests.post(f"{server}/invocations", data=b"", headers={"Content-Type": "application/json"}, timeout=30)
     assert answer.status_code == 400
+
+
+@pytest.mark.parametrize("signum", [15, 2])
+def test_stopping_serve_stops_every_process_it_started(tiny_run, signum):
+    import psutil
+
+    port = free_port()
+    command = [sys.executable, "-m", "alignclf.cli", "serve", "--model", str(tiny_run[1].folder), "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("server did not start")
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert children, "the server runs in child processes"
+    os.kill(process.pid, signum)  # the alignclf process alone, as a service manager or Ctrl-C would
+    assert process.wait(timeout=10) == 0
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/ping", timeout=1)

@@ -4,9 +4,10 @@ import json
 import shutil
 
 import pytest
-from conftest import ROOT, write_feed
 
-from alignclf.feeds import read_records, tag_feed
+from alignclf.batch import tag_feed
+from alignclf.feeds import read_records
+from conftest import ROOT, write_feed
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -26,9 +27,17 @@ def spark():
 
 def spark_lines(folder):
     lines = []
-    for part in sorted(folder.glob("part-*.json")):
+    for part in sorted(folder.glob("part-*")):
         lines += [json.loads(line) for line in part.read_text().splitlines()]
     return lines
+
+
+def local_lines(tagger, inputs):
+    import io
+
+    out = io.StringIO()
+    tag_feed(tagger, read_records(inputs), out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 def test_spark_output_equals_the_local_engine_record_for_record(spark, tiny_run, tmp_path):
@@ -71,7 +80,7 @@ def test_parquet_in_and_out(spark, tiny_run, tmp_path):
     summary = tag_with_spark([str(source)], str(tmp_path / "out.parquet"), str(tiny_run[1].folder), spark=spark)
     frame = pd.read_parquet(tmp_path / "out.parquet")
     assert (summary.read, summary.errors) == (3, 1)
-    assert list(frame["id"]) == ["a", "b", "row:2"]
+    assert list(frame["id"]) == ["a", "b", f"{source}:3"]
     assert "drug_trafficking" in list(frame["sectors"][0])
 
 
@@ -86,3 +95,35 @@ def test_the_sample_rss_feed_gets_the_same_tags_as_the_local_engine(spark, tiny_
     tag_feed(load_model(tiny_run[1].folder), read_records([feed]), local)
     tag_with_spark([feed], str(tmp_path / "out.jsonl"), str(tiny_run[1].folder), spark=spark)
     assert spark_lines(tmp_path / "out.jsonl") == [json.loads(line) for line in local.getvalue().splitlines()]
+
+
+def test_a_folder_of_mixed_formats_and_several_files_equals_the_local_engine(spark, tiny_run, tiny_tagger, tmp_path):
+    from alignclf.spark import tag_with_spark
+
+    folder = tmp_path / "feeds"
+    shutil.copytree(ROOT / "data" / "samples", folder)
+    write_feed(folder / "big.jsonl", 3000)  # read by one task, tagged over every partition
+    (folder / "fffd.jsonl").write_text(json.dumps({"id": "r", "text": "Replacement \ufffd is a real character."}) + "\n")
+    (folder / "_SUCCESS").write_text("")
+    (folder / ".hidden.jsonl").write_text('{"id": "h", "text": "x"}\n')
+    expected = local_lines(tiny_tagger, [str(folder)])
+    summary = tag_with_spark([str(folder)], str(tmp_path / "out"), str(tiny_run[1].folder), spark=spark)
+    got = spark_lines(tmp_path / "out")
+    assert got == expected and summary.read == len(expected)
+    replacement = next(line for line in got if line["id"] == "r")
+    assert replacement["error"] is None
+
+
+def test_an_existing_output_is_refused_unless_overwrite(spark, tiny_run, tmp_path):
+    from alignclf.batch import OutputError
+    from alignclf.spark import tag_with_spark
+
+    feed = tmp_path / "feed.jsonl"
+    write_feed(feed, 10)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    with pytest.raises(OutputError, match="exists; pass --overwrite"):
+        tag_with_spark([str(feed)], str(tmp_path / "out"), str(tiny_run[1].folder), spark=spark)
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+    tag_with_spark([str(feed)], str(tmp_path / "out"), str(tiny_run[1].folder), overwrite=True, spark=spark)
+    assert len(spark_lines(tmp_path / "out")) == 10

@@ -79,26 +79,6 @@ def evaluate(
         typer.echo(report.table() + "\n")
 
 
-def _tag_with_spark(
-    inputs: list[str], output: Path | None, model: str | None, master: str, fields, max_chars: int, resume: bool
-) -> None:
-    """`alignclf tag --engine spark`: always exits (0, 2 or 3 as for the local engine)."""
-    from alignclf.errors import AlignclfError
-    from alignclf.resolve import default_model
-    from alignclf.spark import tag_with_spark
-
-    if output is None:
-        _fail("--engine spark needs -o/--output (a folder: .parquet for parquet, else JSON lines)")
-    if resume:
-        _fail("--resume works with the local engine; Spark rewrites its output folder whole")
-    try:
-        summary = tag_with_spark(inputs, str(output), model or default_model(), master, fields, max_chars)
-    except AlignclfError as exc:
-        _fail(str(exc))
-    typer.echo(summary.text(), err=True)
-    raise typer.Exit(3 if summary.errors else 0)
-
-
 @app.command()
 def tag(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
@@ -107,42 +87,34 @@ def tag(
     fmt: Annotated[str, typer.Option("--format", help="auto|jsonl|csv|rss|html|txt")] = "auto",
     text_field: Annotated[str, typer.Option(help="JSONL/CSV field with the text.")] = "text",
     id_field: Annotated[str, typer.Option(help="JSONL/CSV field with the id.")] = "id",
-    title_field: Annotated[str, typer.Option(help="JSONL/CSV field with the title (prepended).")] = "title",
-    resume: Annotated[bool, typer.Option(help="Skip ids already in the output file and append.")] = False,
+    title_field: Annotated[str, typer.Option(help="JSONL/CSV field with the title (scored as the title).")] = "title",
+    url_field: Annotated[str, typer.Option(help="JSONL/CSV field with the article's link.")] = "url",
+    date_field: Annotated[str, typer.Option(help="JSONL/CSV field with the publication date.")] = "published",
+    keep: Annotated[list[str] | None, typer.Option(help="Copy this input field to the output (repeatable).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue a killed run: skip the records already written, append.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Records tagged and written per batch.")] = 64,
     max_chars: Annotated[int, typer.Option(min=1, help="Longer articles get an error record.")] = 200_000,
-    engine: Annotated[str, typer.Option(help="local, or spark for JSONL/parquet at data-lake scale.")] = "local",
+    engine: Annotated[str, typer.Option(help="local, or spark for data-lake scale.")] = "local",
     master: Annotated[str, typer.Option(help="Spark master URL (with --engine spark).")] = "local[*]",
+    overwrite: Annotated[bool, typer.Option(help="Spark: replace an existing output path.")] = False,
 ) -> None:
     """Batch-tag news: one JSON line per input record, in input order; exit 3 if any record has an error."""
+    from alignclf.batch import tag_inputs
     from alignclf.errors import AlignclfError
-    from alignclf.feeds import FORMATS, FeedError, Fields, check_inputs, done_ids, read_records, tag_feed
-    from alignclf.resolve import load_model
+    from alignclf.feeds import Fields
 
-    fields = Fields(text_field, id_field, title_field)
-    if engine == "spark":
-        _tag_with_spark(inputs, output, model, master, fields, max_chars, resume)
-    if engine != "local":
-        _fail(f"unknown engine {engine!r} (choose local or spark)")
-    if fmt not in FORMATS:
-        _fail(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    if resume and output is None:
-        _fail("--resume needs -o/--output")
+    fields = Fields(text_field, id_field, title_field, url_field, date_field, tuple(keep or ()))
     try:
-        check_inputs(inputs)
-        tagger = load_model(model)
+        if engine == "spark":
+            from alignclf.spark import tag_with_spark
+
+            summary = tag_with_spark(inputs, output, model, master, fields, max_chars, resume=resume, overwrite=overwrite)
+        elif engine == "local":
+            summary = tag_inputs(inputs, output, model, fmt, fields, resume, batch_size, max_chars, sys.stderr.isatty())
+        else:
+            _fail(f"unknown engine {engine!r} (choose local or spark)")
     except AlignclfError as exc:
         _fail(str(exc))
-    skip = done_ids(output) if resume and output else set()
-    records = read_records(inputs, fmt, fields)
-    handle = output.open("a" if resume else "w", encoding="utf-8") if output else sys.stdout
-    try:
-        summary = tag_feed(tagger, records, handle, batch_size, skip, max_chars, progress=sys.stderr.isatty())
-    except FeedError as exc:
-        _fail(str(exc))
-    finally:
-        if output:
-            handle.close()
     typer.echo(summary.text(), err=True)
     raise typer.Exit(3 if summary.errors else 0)
 

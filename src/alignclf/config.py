@@ -28,13 +28,16 @@ class DataConfig(_Strict):
     train_only_sources: list[str] = ["seed"]
     # Labelled articles (one per line), split by article.
     articles_dir: str = "data/articles"
+    # Which corpora train the sentence scorer (articles always tune and score the article decision).
+    train_on: list[Literal["sentences", "articles"]] = Field(["sentences", "articles"], min_length=1)
     article_validation_fraction: float = Field(0.2, gt=0, lt=0.5)
     article_test_fraction: float = Field(0.2, gt=0, lt=0.5)
 
 
 class TfidfConfig(_Strict):
     word_ngrams: tuple[int, int] = (1, 2)
-    char_ngrams: tuple[int, int] = (2, 5)
+    # None: words only (the article gate reads whole articles, where words carry the topic).
+    char_ngrams: tuple[int, int] | None = (2, 5)
     min_df: int = Field(1, ge=1)
     max_features: int | None = Field(None, ge=1)
     sublinear_tf: bool = True
@@ -56,6 +59,10 @@ class TransformerConfig(_Strict):
     # The new classification head starts from random weights and gets a larger step.
     head_learning_rate_multiplier: float = Field(10.0, gt=0)
     balance_labels: bool = True
+    # Keep the token embeddings as pretrained: a third of the weights, and most of the optimizer's work.
+    freeze_embeddings: bool = False
+    # Batches of similar length pad less; each batch then holds one kind of text (titles, sentences, pairs).
+    group_by_length: bool = True
     batch_size: int = Field(32, ge=1)
     # Stop after this many epochs without a better validation macro F1 (0: never stop early).
     early_stopping_patience: int = Field(2, ge=0)
@@ -94,8 +101,15 @@ class ThresholdConfig(_Strict):
 
 
 class ArticleConfig(_Strict):
-    # Aggregations of sentence scores compared on article validation; the best is kept.
-    aggregates: list[Literal["max", "top2", "top3"]] = Field(["max", "top2", "top3"], min_length=1)
+    # False: an article is tagged with what its best sentence carries (sentence thresholds, no gate).
+    tune: bool = True
+    # Article decisions compared on article validation; the best is kept. `max`, `top2`, `top3`
+    # aggregate sentence scores; `gate` and `blend` also read the article gate's score of the whole article.
+    aggregates: list[Literal["max", "top2", "top3", "gate", "blend"]] = Field(
+        ["max", "top2", "top3", "gate", "blend"], min_length=1
+    )
+    # The article gate: a word TF-IDF classifier of whole articles (None: no gate).
+    gate: TfidfConfig | None = TfidfConfig(char_ngrams=None, C=4.0)
     # Highest share of off-topic validation articles that may get any tag.
     false_alarm_budget: float = Field(0.05, ge=0, le=1)
 

@@ -216,7 +216,8 @@ def build_dataset(config: Config) -> BuildResult:
             for split in SPLITS
         }
     )
-    out = Path(d.processed_dir)
+    fingerprint = sources_fingerprint(config, taxonomy)
+    out = Path(d.processed_dir) / fingerprint
     result = BuildResult(
         out,
         _digest(splits, article_splits, taxonomy),
@@ -252,48 +253,60 @@ def build_dataset(config: Config) -> BuildResult:
         }
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{fingerprint}.", dir=out.parent))
     try:
-        sentences.save_to_disk(str(staging / "dataset"))
-        article_sets.save_to_disk(str(staging / "articles"))
-        (staging / "parquet").mkdir()
-        for name, rows in splits.items():
-            frame = sentences[name].to_pandas()
-            frame["pillars"] = [list(e.pillars) for e in rows]
-            frame["sectors"] = [list(e.sectors) for e in rows]
-            frame.to_parquet(staging / "parquet" / f"{name}.parquet", index=False)
-        for name, rows in article_splits.items():
-            import pandas as pd
-
-            pd.DataFrame(article_rows(rows)).to_parquet(staging / "parquet" / f"article_{name}.parquet", index=False)
-        manifest = {
-            "digest": result.digest,
-            "taxonomy_digest": taxonomy.digest,
-            "sources_fingerprint": sources_fingerprint(config, taxonomy),
-            "sizes": {name: len(rows) for name, rows in splits.items()},
-            "article_sizes": {name: len(rows) for name, rows in article_splits.items()},
-            "removed_duplicates": len(deduped.removed),
-            "counts": result.counts,
-            "article_counts": result.article_counts,
-        }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        (staging / "DATACARD.md").write_text(_datacard(result, config, len(deduped.merged_labels)), encoding="utf-8")
-        _swap_in(staging, out)
+        _write(staging, sentences, article_sets, result, config, taxonomy, fingerprint, len(deduped.merged_labels))
+        _publish(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    for name in ("DATACARD.md", "manifest.json"):  # the latest build's card, where people look for it
+        copy = out.parent / f".{name}.{os.getpid()}"
+        shutil.copyfile(out / name, copy)
+        os.replace(copy, out.parent / name)
     return result
 
 
-def _swap_in(staging: Path, out: Path) -> None:
-    """Replace `out` with `staging` by renames, so readers see the old folder or the new one, never a mix."""
-    if not out.exists():
-        os.replace(staging, out)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-    os.replace(out, retired / "previous")
-    os.replace(staging, out)
-    shutil.rmtree(retired, ignore_errors=True)
+def _write(
+    folder: Path, sentences, article_sets, result: BuildResult, config: Config, taxonomy: Taxonomy, fingerprint: str, merged: int
+):
+    import pandas as pd
+
+    sentences.save_to_disk(str(folder / "dataset"))
+    article_sets.save_to_disk(str(folder / "articles"))
+    (folder / "parquet").mkdir()
+    for name, rows in result.splits.items():
+        frame = sentences[name].to_pandas()
+        frame["pillars"] = [list(e.pillars) for e in rows]
+        frame["sectors"] = [list(e.sectors) for e in rows]
+        frame.to_parquet(folder / "parquet" / f"{name}.parquet", index=False)
+    for name, rows in result.articles.items():
+        pd.DataFrame(article_rows(rows)).to_parquet(folder / "parquet" / f"article_{name}.parquet", index=False)
+    manifest = {
+        "digest": result.digest,
+        "taxonomy_digest": taxonomy.digest,
+        "sources_fingerprint": fingerprint,
+        "sizes": {name: len(rows) for name, rows in result.splits.items()},
+        "article_sizes": {name: len(rows) for name, rows in result.articles.items()},
+        "removed_duplicates": result.removed_duplicates,
+        "counts": result.counts,
+        "article_counts": result.article_counts,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (folder / "DATACARD.md").write_text(_datacard(result, config, merged), encoding="utf-8")
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Rename the finished build into place; a concurrent build of the same sources that got there first wins.
+
+    Readers only ever open a folder named by its fingerprint, so they never see a half-written one.
+    """
+    try:
+        os.rename(staging, out)
+    except OSError:
+        if not (out / "manifest.json").is_file():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @dataclass
@@ -355,26 +368,33 @@ class ProcessedData:
         return out
 
     def units(
-        self, split: str, taxonomy: Taxonomy, design: str, languages: Sequence[str] | None = None
+        self,
+        split: str,
+        taxonomy: Taxonomy,
+        design: str,
+        languages: Sequence[str] | None = None,
+        corpora: Sequence[str] = ("sentences", "articles"),
     ) -> tuple[list[Unit], np.ndarray]:
         """Every scored unit of a split, sentences first, then each article's title and sentences in context."""
-        examples = self.examples(split, taxonomy, languages)
-        articles = self.article_list(split, taxonomy, languages)
+        examples = self.examples(split, taxonomy, languages) if "sentences" in corpora else []
+        articles = self.article_list(split, taxonomy, languages) if "articles" in corpora else []
         units = [Unit(e.text) for e in examples] + [u for a in articles for u in a.units(design)]
         parts = [*examples, *(part for a in articles for part in a.parts)]
         return units, label_matrix(parts, taxonomy)
 
 
 def load_processed(config: Config, taxonomy: Taxonomy) -> ProcessedData:
-    """Open data/processed/, rebuilding it first when missing or older than the labelled files."""
+    """Open the processed build of the current labelled files, building it first when there is none.
+
+    Builds live in `data/processed/<fingerprint>/`, so trainings of different data or seeds
+    running at once never rebuild a folder another one is reading.
+    """
     from datasets import load_from_disk
 
-    out = Path(config.data.processed_dir)
-    manifest_path = out / "manifest.json"
-    recorded = json.loads(manifest_path.read_text()).get("sources_fingerprint") if manifest_path.exists() else None
-    if recorded != sources_fingerprint(config, taxonomy) or not (out / "articles").is_dir():
+    out = Path(config.data.processed_dir) / sources_fingerprint(config, taxonomy)
+    if not (out / "manifest.json").is_file():
         build_dataset(config)
-    manifest = json.loads(manifest_path.read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
     dataset, articles = load_from_disk(str(out / "dataset")), load_from_disk(str(out / "articles"))
     missing = [split for split in SPLITS if split not in dataset or split not in articles]
     if missing:

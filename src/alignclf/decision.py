@@ -22,11 +22,15 @@ def _top(block: np.ndarray, k: int) -> np.ndarray:
     return np.sort(block, axis=0)[-k:].mean(axis=0)
 
 
-AGGREGATES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "max": lambda block: block.max(axis=0),
-    "top2": lambda block: _top(block, 2),
-    "top3": lambda block: _top(block, 3),
+AGGREGATES: dict[str, Callable[[np.ndarray, np.ndarray | None], np.ndarray]] = {
+    "max": lambda block, gate: block.max(axis=0),
+    "top2": lambda block, gate: _top(block, 2),
+    "top3": lambda block, gate: _top(block, 3),
+    # The article gate's score of the whole article; sentences still have to carry the label.
+    "gate": lambda block, gate: gate,
+    "blend": lambda block, gate: (block.max(axis=0) + gate) / 2,
 }
+NEEDS_GATE = {"gate", "blend"}
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,21 @@ class ArticleDecision:
         if self.aggregate not in AGGREGATES:
             raise ValueError(f"unknown aggregate {self.aggregate!r} (known: {', '.join(AGGREGATES)})")
 
-    def scores(self, block: np.ndarray) -> np.ndarray:
+    def scores(self, block: np.ndarray, gate: np.ndarray | None = None) -> np.ndarray:
         """Article score per label (a one-sentence text scores as its sentence)."""
-        return AGGREGATES[self.aggregate](block) if len(block) > 1 else block.max(axis=0)
+        if len(block) == 1:
+            return block[0]
+        if self.aggregate in NEEDS_GATE and gate is None:
+            raise ValueError(f"the {self.aggregate!r} article decision needs the article gate's scores")
+        return AGGREGATES[self.aggregate](block, gate)
 
-    def decide(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(article scores, article tags, evidence mask per sentence) for one article's sentence scores."""
+    def decide(self, block: np.ndarray, gate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(article scores, article tags, evidence mask per sentence) for one article's sentence scores.
+
+        `gate` is the article gate's score of the whole article, for the decisions that read it.
+        """
         sentence_on = block >= self.sentence_thresholds[None, :]
-        article = self.scores(block)
+        article = self.scores(block, gate)
         cut = self.thresholds if len(block) > 1 else self.sentence_thresholds
         article_on = (article >= cut) & sentence_on.any(axis=0)
         return article, article_on, sentence_on & article_on[None, :]
@@ -74,10 +85,11 @@ class ArticleDecision:
         )
 
 
-def article_matrix(decision: ArticleDecision, blocks: Sequence[np.ndarray]) -> np.ndarray:
-    """0/1 article tags for many articles' sentence-score blocks."""
+def article_matrix(decision: ArticleDecision, blocks: Sequence[np.ndarray], gates: Sequence[np.ndarray] | None) -> np.ndarray:
+    """0/1 article tags for many articles' sentence-score blocks (and gate scores)."""
     width = len(decision.thresholds)
-    rows = [decision.decide(block)[1] if len(block) else np.zeros(width, dtype=bool) for block in blocks]
+    gates = gates if gates is not None else [None] * len(blocks)
+    rows = [decision.decide(b, g)[1] if len(b) else np.zeros(width, dtype=bool) for b, g in zip(blocks, gates)]
     return np.array(rows, dtype=np.int64).reshape(len(blocks), width)
 
 
@@ -102,6 +114,7 @@ def _false_alarms(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 def tune_decision(
     blocks: Sequence[np.ndarray],
+    gates: Sequence[np.ndarray] | None,
     truth: np.ndarray,
     sentence_thresholds: np.ndarray,
     aggregates: Sequence[str] = tuple(AGGREGATES),
@@ -114,21 +127,24 @@ def tune_decision(
     Per label, the threshold maximises that label's F1 over scores that count only when some
     sentence carries the label. Then, while the share of off-topic articles with any tag is
     over `false_alarm_budget`, the threshold whose raise removes the most false alarms for the
-    least lost F1 goes up. Returns the best and every candidate's result.
+    least lost F1 goes up. Decisions that read the gate are skipped without `gates`. Returns
+    the best and every candidate's result.
     """
     truth = np.asarray(truth, dtype=bool)
     results = {}
     for name in aggregates:
+        if name in NEEDS_GATE and gates is None:
+            continue
         probe = ArticleDecision(name, sentence_thresholds, np.zeros_like(sentence_thresholds))
         scores = np.zeros(truth.shape)
         for row, block in enumerate(blocks):
             if len(block) > 1:
                 carried = (block >= sentence_thresholds[None, :]).any(axis=0)
-                scores[row] = np.where(carried, probe.scores(block), 0.0)
+                scores[row] = np.where(carried, probe.scores(block, gates[row] if gates is not None else None), 0.0)
         thresholds = tune_thresholds(scores, truth, minimum=minimum, maximum=maximum)
         thresholds = _hold_down_false_alarms(scores, truth, thresholds, false_alarm_budget, maximum)
         decision = ArticleDecision(name, sentence_thresholds, thresholds)
-        predicted = article_matrix(decision, blocks).astype(bool)
+        predicted = article_matrix(decision, blocks, gates).astype(bool)
         results[name] = Tuned(decision, round(_micro_f1(truth, predicted), 6), round(_false_alarms(truth, predicted), 6))
     best = max(results.values(), key=lambda t: (t.false_alarm_rate <= false_alarm_budget, t.micro_f1, -t.false_alarm_rate))
     return best, results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -24,11 +25,10 @@ def serve_command(uri: str, port: int, host: str, workers: int) -> list[str]:
 def serve(model: str | None = None, port: int = 5000, host: str = "127.0.0.1", workers: int = 1) -> int:
     """Serve `model` (folder or MLflow URI; default as for `predict`) until stopped; returns the exit code.
 
-    A model folder is wrapped as a pyfunc model in a temporary directory first, so any
-    folder can be served, logged or not.
+    A model folder is wrapped as a pyfunc model in a temporary directory first, so any folder
+    can be served, logged or not. The server runs in its own process group: SIGTERM or SIGINT
+    to `alignclf serve` stops every process it started (MLflow, uvicorn and its workers).
     """
-    import subprocess
-
     spec = model or default_model()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     # MLflow starts `uvicorn` by name: find it beside this interpreter even when the venv is not activated.
@@ -40,7 +40,43 @@ def serve(model: str | None = None, port: int = 5000, host: str = "127.0.0.1", w
             _, card, _ = load_folder(folder)  # a broken folder fails here, not inside the server
             spec = str(save_pyfunc(folder.resolve(), Path(scratch) / "pyfunc", ENTRY, PACKAGE, card.kind))
         print(f"serving {model or spec} on http://{host}:{port}/invocations", file=sys.stderr, flush=True)
+        return run_group(serve_command(spec, port, host, workers), env)
+
+
+def run_group(command: list[str], env: dict[str, str], grace: float = 8.0) -> int:
+    """Run `command` in a new process group; forward SIGTERM and SIGINT to the whole group, then reap it."""
+    import signal
+    import subprocess
+
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    stopping: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _reap(process.pid, grace)
+    return 0 if stopping else code
+
+
+def _reap(group: int, grace: float) -> None:
+    """Wait for every process of the group to end, killing what is left after `grace` seconds."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
         try:
-            return subprocess.call(serve_command(spec, port, host, workers), env=env)
-        except KeyboardInterrupt:
-            return 0
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)

@@ -1,30 +1,40 @@
-"""Spark batch tagging: JSONL or parquet in a data lake, the same Tagger loaded once per executor."""
+"""Spark batch tagging: the local engine's readers and Tagger, spread over a cluster, with the same output records.
+
+Every input file is read whole by one task (Spark's `binaryFile` source) and parsed with the
+local engine's readers, so formats, ids (`<file>:<line>`), metadata and error records are the
+same; the records are then spread over every core for tagging and written in input order.
+"""
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from alignclf.feeds import FeedError, Fields, check_inputs, detect_format, parse_jsonl_line, read_records
-from alignclf.records import METADATA_FIELDS, OUTPUT_FIELDS, Record, record_id, tag_records, text_or_none
-from alignclf.resolve import load_model
+from alignclf.batch import OutputError, Summary
+from alignclf.feeds import FeedError, Fields, detect_format, input_files, sniff, stream_records
+from alignclf.records import OUTPUT_FIELDS, Record, record_id, tag_records, text_or_none
+from alignclf.resolve import default_model, load_model
 from alignclf.tagger import Tagger
 
 # Tagging here passes whole columns of plain strings and lists; the equality tests cover it on pandas 3.
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
+RECORD_DDL = (
+    "order bigint, number bigint, id string, text string, error string, title string, url string, "
+    "published string, source string, warnings array<string>, keep string"
+)
 OUTPUT_DDL = (
-    "id string, title string, url string, published string, source string, "
+    "order bigint, number bigint, json string, id string, title string, url string, published string, source string, "
     "pillars array<string>, sectors array<string>, scores map<string,double>, "
     "evidence array<struct<field:string,start:bigint,end:bigint,text:string,pillars:array<string>,sectors:array<string>>>, "
-    "countries array<string>, model string, warning string, error string, row bigint"
+    "countries array<string>, model string, warning string, error string, keep string"
 )
-OUTPUT_COLUMNS = [*OUTPUT_FIELDS, "row"]
-DRIVER_FIELDS = ("error", *METADATA_FIELDS)  # what a record read on the driver carries besides id and text
 _TAGGERS: dict[str, Tagger] = {}
 
 
@@ -35,74 +45,118 @@ def _tagger(model: str) -> Tagger:
     return _TAGGERS[model]
 
 
-def _local_path(uri: str) -> str:
-    return uri.removeprefix("file://") if uri.startswith("file://") else uri
+@dataclass(frozen=True)
+class InputFile:
+    order: int
+    name: str  # as the local engine names it: the path as given, or the URI
+    location: str  # what Spark reads
+    fmt: str  # a format, "parquet", or "auto" to sniff from the content
 
 
-def _jsonl_partition(model: str, fields: Fields, max_chars: int):
+def _location(path: Path) -> str:
+    return "file:" + str(path.resolve())
+
+
+def list_inputs(spark: Any, inputs: list[str], exclude: list[Path]) -> list[InputFile]:
+    """Files in input order: local folders listed like the local engine does, URIs listed by Spark."""
+    files: list[InputFile] = []
+    for spec in inputs:
+        if spec == "-":
+            raise FeedError("--engine spark reads files, folders or URIs, not standard input")
+        if "://" in spec:
+            listed = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(spec).select("path").collect()
+            for row in sorted(listed, key=lambda r: r.path):
+                suffix = Path(row.path).suffix.lower()
+                fmt = "parquet" if suffix == ".parquet" else detect_format(Path(row.path), b"") if suffix else "auto"
+                files.append(InputFile(len(files), row.path, row.path, fmt))
+            continue
+        for path in input_files(spec, exclude):
+            with path.open("rb") as stream:
+                head = stream.read(64 * 1024)
+            fmt = "parquet" if path.suffix.lower() == ".parquet" or head.startswith(b"PAR1") else detect_format(path, head)
+            files.append(InputFile(len(files), str(path), _location(path), fmt))
+    return files
+
+
+def _parquet_records(content: bytes, name: str, fields: Fields) -> Any:
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(io.BytesIO(content))
+    number = 0
+    for batch in table.iter_batches(batch_size=1024):
+        for item in batch.to_pylist():
+            number += 1
+            where = f"{name}:{number}"
+            identifier, text = record_id(item.get(fields.id), where), item.get(fields.text)
+            keep = {key: item.get(key) for key in fields.keep}
+            metadata = {"title": text_or_none(item.get(fields.title)), "url": text_or_none(item.get(fields.url)), "keep": keep}
+            if not isinstance(text, str):
+                yield Record(identifier, None, f"{where}: field '{fields.text}' is missing or not a string", **metadata)
+            else:
+                yield Record(identifier, text, **metadata)
+
+
+def _read_partition(fields: Fields, max_chars: int):
+    """Files (with their bytes) in, records out, numbered within their file."""
     import pandas as pd
 
     def run(frames):
         for frame in frames:
-            records, rows = [], []
-            for value, file, line, row in zip(frame["value"], frame["file"], frame["line"], frame["row"]):
-                fallback = f"{_local_path(file)}:{line}"
-                if "\ufffd" in value:  # Spark's text reader has already replaced undecodable bytes
-                    records.append(Record(fallback, None, f"{fallback}: not valid UTF-8"))
-                    rows.append(row)
-                    continue
-                record = parse_jsonl_line(value.encode("utf-8"), fallback, fields)
-                if record is not None:
-                    records.append(record)
-                    rows.append(row)
-            lines = tag_records(_tagger(model), records, max_chars)
-            yield pd.DataFrame([{**line, "row": row} for line, row in zip(lines, rows)], columns=OUTPUT_COLUMNS)
-
-    return run
-
-
-def _table_partition(model: str, fields: Fields, max_chars: int):
-    import pandas as pd
-
-    def run(frames):
-        for frame in frames:
-            records = []
-            for item in frame.to_dict("records"):
-                fallback = f"row:{item['row']}"
-                identifier, text = record_id(item.get(fields.id), fallback), item.get(fields.text)
-                if not isinstance(text, str):
-                    records.append(Record(identifier, None, f"{fallback}: field '{fields.text}' is missing or not a string"))
+            for order, name, fmt, content in zip(frame["order"], frame["name"], frame["fmt"], frame["content"]):
+                content = bytes(content)
+                fmt = sniff(content[: 64 * 1024]) if fmt == "auto" else fmt
+                if fmt == "parquet":
+                    records = _parquet_records(content, name, fields)
                 else:
-                    records.append(Record(identifier, text, title=text_or_none(item.get(fields.title))))
-            lines = tag_records(_tagger(model), records, max_chars)
-            yield pd.DataFrame([{**line, "row": row} for line, row in zip(lines, frame["row"])], columns=OUTPUT_COLUMNS)
+                    records = stream_records(io.BufferedReader(io.BytesIO(content)), name, fmt, fields, max_chars)
+                rows = []
+                for number, record in enumerate(records, start=1):
+                    row = asdict(record) | {"order": order, "number": number}
+                    row["warnings"], row["keep"] = list(record.warnings), json.dumps(record.keep, ensure_ascii=False)
+                    rows.append(row)
+                    if len(rows) == 1024:
+                        yield pd.DataFrame(rows)
+                        rows = []
+                if rows:
+                    yield pd.DataFrame(rows)
 
     return run
 
 
-def _records_partition(model: str, fields: Fields, max_chars: int):
-    """Records already read on the driver (RSS, HTML, CSV, text): only the tagging is distributed."""
+def _tag_partition(model: str, max_chars: int):
+    """Records in, output rows out: the JSON line exactly as the local engine writes it, and typed columns."""
     import pandas as pd
 
     def run(frames):
         for frame in frames:
+            items = frame.to_dict("records")
             records = [
-                Record(row["id"], row["text"], **{k: row[k] if isinstance(row[k], str) else None for k in DRIVER_FIELDS})
-                for row in frame.to_dict("records")
+                Record(
+                    r["id"],
+                    r["text"],
+                    r["error"],
+                    r["title"],
+                    r["url"],
+                    r["published"],
+                    r["source"],
+                    json.loads(r["keep"]),
+                    tuple(r["warnings"] if r["warnings"] is not None else ()),
+                )  # fmt: skip
+                for r in items
             ]
             lines = tag_records(_tagger(model), records, max_chars)
-            yield pd.DataFrame([{**line, "row": row} for line, row in zip(lines, frame["row"])], columns=OUTPUT_COLUMNS)
+            rows = []
+            for item, line in zip(items, lines):
+                typed = {name: line[name] for name in OUTPUT_FIELDS}
+                kept = {name: value for name, value in line.items() if name not in OUTPUT_FIELDS}
+                rows.append(
+                    {"order": item["order"], "number": item["number"], "json": json.dumps(line, ensure_ascii=False)}
+                    | typed
+                    | {"keep": json.dumps(kept, ensure_ascii=False)}
+                )
+            yield pd.DataFrame(rows)
 
     return run
-
-
-@dataclass
-class SparkSummary:
-    read: int
-    errors: int
-
-    def text(self) -> str:
-        return f"records read: {self.read}; tagged: {self.read - self.errors}; errors: {self.errors} (engine: spark)"
 
 
 def session(master: str | None = None, app_name: str = "alignclf"):
@@ -122,83 +176,78 @@ def session(master: str | None = None, app_name: str = "alignclf"):
     return spark
 
 
-def input_kind(spec: str) -> str:
-    """parquet and JSONL are read by Spark itself; other formats are parsed on the driver."""
-    if spec.rstrip("/").endswith(".parquet"):
-        return "parquet"
-    path = Path(spec)
-    if "://" in spec or path.is_dir():
-        return "jsonl"
-    with path.open("rb") as stream:
-        return "jsonl" if detect_format(path, stream.read(512)) == "jsonl" else "driver"
-
-
-def read_input(spark, inputs: list[str], kind: str, fields: Fields):
-    """A DataFrame with a `row` column (input order) and raw lines, parquet columns or parsed records."""
-    from pyspark.sql import functions as F
-
-    if kind == "parquet":
-        frame = spark.read.parquet(*inputs)
-        return frame.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1])).toDF([*frame.columns, "row"])
-    if kind == "driver":
-        rows = [
-            (r.id, r.text, *(getattr(r, k) for k in DRIVER_FIELDS), n) for n, r in enumerate(read_records(inputs, "auto", fields))
-        ]
-        return spark.createDataFrame(
-            rows, f"id string, text string, {', '.join(f'{k} string' for k in DRIVER_FIELDS)}, row bigint"
-        )
-    lines = spark.read.text(inputs).withColumn("file", F.input_file_name())
-    indexed = lines.rdd.zipWithIndex().map(lambda pair: (pair[0].value, pair[0].file, pair[1])).toDF(["value", "file", "row"])
-    starts = indexed.groupBy("file").agg(F.min("row").alias("start"))
-    return indexed.join(starts, "file").withColumn("line", F.col("row") - F.col("start") + 1).drop("start")
-
-
-_PARTITIONS = {"parquet": _table_partition, "jsonl": _jsonl_partition, "driver": _records_partition}
+def _exists(spark: Any, output: str) -> bool:
+    if "://" not in output:
+        return Path(output).exists()
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(output)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path)
 
 
 def tag_with_spark(
     inputs: list[str],
-    output: str,
-    model: str,
+    output: str | Path | None,
+    model: str | None,
     master: str | None = "local[*]",
     fields: Fields | None = None,
     max_chars: int = 200_000,
+    resume: bool = False,
+    overwrite: bool = False,
     spark: Any = None,
-) -> SparkSummary:
-    """Tag inputs with Spark and write parquet (`.parquet`) or JSON lines (any other name).
+) -> Summary:
+    """Tag inputs with Spark and write JSON lines (any name) or parquet (a name ending in `.parquet`).
 
-    JSONL and parquet are read by Spark, so they scale with the cluster; RSS, HTML, CSV and
-    text are parsed on the driver and only tagged in parallel. Output rows carry the fields
-    of `alignclf tag`, in input order; Spark writes a folder of part files.
+    The output is a folder of part files that, read in name order, holds one record per input
+    record in input order: for JSON lines, the same lines the local engine writes.
     """
+    if output is None:
+        raise OutputError("--engine spark needs -o/--output (a folder: .parquet for parquet, else JSON lines)")
+    if resume:
+        raise OutputError("--resume works with the local engine; Spark writes its output folder whole")
     fields = fields or Fields()
-    if "-" in inputs:
-        raise FeedError("--engine spark reads files, folders or URIs, not standard input")
-    check_inputs([spec for spec in inputs if "://" not in spec])
+    output = str(output)
+    model = model or default_model()
     model = str(Path(model).resolve()) if Path(model).is_dir() else model
     owned = spark is None
     spark = spark or session(master)
     try:
+        if _exists(spark, output) and not overwrite:
+            raise OutputError(f"-o {output} exists; pass --overwrite to replace it")
         return _run(spark, inputs, output, model, fields, max_chars)
     finally:
         if owned:
             spark.stop()
 
 
-def _run(spark: Any, inputs: list[str], output: str, model: str, fields: Fields, max_chars: int) -> SparkSummary:
-    kinds = {input_kind(spec) for spec in inputs}
-    if len(kinds) > 1:
-        raise ValueError(f"--engine spark takes inputs of one kind at a time (got {', '.join(sorted(kinds))})")
-    kind = kinds.pop()
-    resolved = [p if "://" in p or kind == "driver" else str(Path(p).resolve()) for p in inputs]
-    frame = read_input(spark, resolved, kind, fields)
-    partition = _PARTITIONS[kind](model, fields, max_chars)
-    tagged = frame.mapInPandas(partition, schema=OUTPUT_DDL).orderBy("row").drop("row")
-    writer = tagged.write.mode("overwrite")
+def _run(spark: Any, inputs: list[str], output: str, model: str, fields: Fields, max_chars: int) -> Summary:
+    import time
+
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter()
+    exclude = [Path(output)] if "://" not in output else []
+    files = list_inputs(spark, inputs, exclude)
+    if not files:
+        raise FeedError(f"no input files in {', '.join(inputs)}")
+    listing = spark.createDataFrame(
+        [(f.order, f.name, f.location, f.fmt) for f in files], "order bigint, name string, path string, fmt string"
+    )
+    content = spark.read.format("binaryFile").load([f.location for f in files]).select("path", "content")
+    # Spark reports local paths as file:/..., the way _location() writes them.
+    content = content.withColumn("path", F.regexp_replace("path", "^file:/+", "file:/"))
+    listing = listing.withColumn("path", F.regexp_replace("path", "^file:/+", "file:/"))
+    joined = listing.join(content, "path").select("order", "name", "fmt", "content").repartition(len(files))
+    records = joined.mapInPandas(_read_partition(fields, max_chars), schema=RECORD_DDL)
+    cores = spark.sparkContext.defaultParallelism
+    tagged = records.repartition(cores).mapInPandas(_tag_partition(model, max_chars), schema=OUTPUT_DDL)
+    ordered = tagged.orderBy("order", "number").cache()
     if output.rstrip("/").endswith(".parquet"):
-        writer.parquet(output)
+        ordered.drop("order", "number", "json").write.mode("overwrite").parquet(output)
     else:
-        writer.option("ignoreNullFields", "false").json(output)
-    written = spark.read.parquet(output) if output.rstrip("/").endswith(".parquet") else spark.read.json(output)
-    counts = written.selectExpr("count(*) as read", "count(error) as errors").first()
-    return SparkSummary(int(counts["read"]), int(counts["errors"]))
+        ordered.select("json").write.mode("overwrite").text(output)
+    counts = ordered.selectExpr("count(*) as read", "count(error) as errors", "count(warning) as warnings").first()
+    ordered.unpersist()
+    read, errors = int(counts["read"]), int(counts["errors"])
+    return Summary(
+        read=read, tagged=read - errors, errors=errors, warnings=int(counts["warnings"]), seconds=time.perf_counter() - started
+    )

@@ -11,8 +11,8 @@ import numpy as np
 import yaml
 
 from alignclf.context import Document, Piece, Unit, pieces, units
-from alignclf.decision import ArticleDecision
-from alignclf.models import Model, ModelFolderError, load_folder
+from alignclf.decision import NEEDS_GATE, ArticleDecision
+from alignclf.models import Model, ModelFolderError, load_folder, load_gate
 from alignclf.models.base import COUNTRIES_FILE
 from alignclf.taxonomy import Taxonomy
 from alignclf.text import Gazetteer
@@ -58,8 +58,10 @@ class Tagger:
         name: str = "model",
         context: str = "none",
         batch_size: int = 256,
+        gate: Model | None = None,
     ):
         self.model = model
+        self.gate = gate
         self.taxonomy = taxonomy
         self.names = taxonomy.names  # taxonomy.names builds a list; this runs per article
         self.decision = decision
@@ -84,7 +86,8 @@ class Tagger:
             gazetteer = Gazetteer.from_yaml(countries) if countries.is_file() else Gazetteer({})
         except (ValueError, yaml.YAMLError) as exc:
             raise ModelFolderError(f"{countries} is not a valid gazetteer: {exc}") from None
-        return cls(model, taxonomy, card.decision(taxonomy), gazetteer, name=card.name, context=card.context)
+        gate = load_gate(directory)
+        return cls(model, taxonomy, card.decision(taxonomy), gazetteer, name=card.name, context=card.context, gate=gate)
 
     def sentence_scores(self, batch: list[Unit | str]) -> np.ndarray:
         """Model scores for units (or bare sentences), scored in batches so memory stays bounded."""
@@ -108,8 +111,8 @@ class Tagger:
                 raise TypeError(f"text at position {position} is {type(text).__name__}, not str")
         return self.predict_documents([Document(text) for text in texts])
 
-    def score_documents(self, documents: list[Document]) -> list[tuple[list[Piece], np.ndarray]]:
-        """Each document's sentences (title first) and their scores in context, one row per sentence."""
+    def score_documents(self, documents: list[Document]) -> list[tuple[list[Piece], np.ndarray, np.ndarray | None]]:
+        """Per document: its sentences (title first), their scores in context, and the gate's article score."""
         found = [pieces(document) for document in documents]
         batch = [
             unit
@@ -117,11 +120,20 @@ class Tagger:
             for unit in units([p.text for p in group], title, self.context, sum(p.field == "title" for p in group))
         ]
         scores = self.sentence_scores(batch)
+        gates = self.gate_scores(documents) if self.decision.aggregate in NEEDS_GATE else [None] * len(documents)
         out, cursor = [], 0
-        for group, _ in found:
-            out.append((group, scores[cursor : cursor + len(group)]))
+        for (group, _), gate in zip(found, gates):
+            out.append((group, scores[cursor : cursor + len(group)], gate))
             cursor += len(group)
         return out
+
+    def gate_scores(self, documents: list[Document]) -> np.ndarray:
+        """The article gate's scores of whole documents (text read with its title)."""
+        if self.gate is None:
+            raise ModelFolderError(f"{self.name}: the {self.decision.aggregate!r} article decision needs a gate/ folder")
+        doc_units = [Unit(d.text, d.title or "") for d in documents]
+        parts = [self.gate.predict_proba(doc_units[i : i + self.batch_size]) for i in range(0, len(doc_units), self.batch_size)]
+        return np.vstack(parts) if parts else np.zeros((0, len(self.names)))
 
     def predict_documents(self, documents: Iterable[Document]) -> list[Prediction]:
         """One Prediction per document (text and optional title); evidence offsets index the field they come from."""
@@ -129,9 +141,9 @@ class Tagger:
         scored = self.score_documents(documents)
         predictions = []
         zeros = np.zeros(len(self.names))
-        for document, (group, block) in zip(documents, scored):
+        for document, (group, block, gate) in zip(documents, scored):
             if len(group):
-                article, on, carried = self.decision.decide(block)
+                article, on, carried = self.decision.decide(block, gate)
             else:
                 article, on, carried = zeros, zeros.astype(bool), np.zeros((0, len(self.names)), dtype=bool)
             pillars, sectors = self._labels(on)

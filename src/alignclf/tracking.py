@@ -121,12 +121,12 @@ class Run:
 
         mlflow.log_metrics(metrics, step=step)
 
-    def log_datasets(self, frames: dict[str, Any], digest: str) -> None:
-        """Each split as a dataset input with the content digest."""
+    def log_datasets(self, frames: dict[str, Any], digest: str, directory: Path) -> None:
+        """Each split as a dataset input with the content digest and the parquet file it was read from."""
         import mlflow
 
         for name, frame in frames.items():
-            source = str(Path(self.config.data.processed_dir).resolve() / "parquet" / f"{name}.parquet")
+            source = str(Path(directory).resolve() / "parquet" / f"{name}.parquet")
             with warnings.catch_warnings():  # a local path matches several equivalent source types
                 warnings.simplefilter("ignore", UserWarning)
                 dataset = mlflow.data.from_pandas(frame, source=source, name=f"alignclf-{name}", digest=digest)

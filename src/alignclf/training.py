@@ -21,14 +21,15 @@ from typing import Any
 import numpy as np
 
 from alignclf.config import Config, ConfigError, load_config
-from alignclf.context import Document
+from alignclf.context import Document, Unit
 from alignclf.data import LabelledDataError, label_matrix
 from alignclf.dataset import ProcessedData, load_processed
 from alignclf.decision import ArticleDecision, tune_decision
 from alignclf.evaluate import Scored, score_articles, score_sentences
 from alignclf.metrics import Report, flat_metrics, tune_thresholds
-from alignclf.models import Model, ModelCard, ModelFolderError, create_model, model_class
+from alignclf.models import GATE_DIR, Model, ModelCard, ModelFolderError, create_model, load_gate, model_class
 from alignclf.models.base import COUNTRIES_FILE, library_versions
+from alignclf.models.tfidf import TfidfModel
 from alignclf.plots import run_figures
 from alignclf.pyfunc import ENTRY, PACKAGE
 from alignclf.tagger import Tagger
@@ -95,8 +96,20 @@ def workdir(config: Config, data_digest: str) -> Path:
     return Path(config.output_dir) / f".{config.name}.checkpoints" / key
 
 
-def stage(model: Model, config: Config) -> Path:
-    """Weights, gazetteer and config written to `.<name>.partial/` beside the target."""
+def fit_gate(config: Config, taxonomy: Taxonomy, data: ProcessedData) -> Model | None:
+    """The article gate: whole train articles (read with their titles) and train sentences as short documents."""
+    languages = config.model.languages
+    articles = data.article_list("train", taxonomy, languages)
+    if config.article.gate is None or not config.article.tune or not articles:
+        return None
+    examples = data.examples("train", taxonomy, languages)
+    documents = [Unit(a.text, a.title.text) for a in articles] + [Unit(e.text) for e in examples]
+    targets = np.vstack([label_matrix(articles, taxonomy), label_matrix(examples, taxonomy)])
+    return TfidfModel(config.article.gate, config.seed, taxonomy.names).fit(documents, targets)
+
+
+def stage(model: Model, gate: Model | None, config: Config) -> Path:
+    """Weights, article gate, gazetteer and config written to `.<name>.partial/` beside the target."""
     import yaml
 
     target = Path(config.output_dir) / config.name
@@ -107,6 +120,9 @@ def stage(model: Model, config: Config) -> Path:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     model.save(folder)
+    if gate is not None:
+        (folder / GATE_DIR).mkdir()
+        gate.save(folder / GATE_DIR)
     shutil.copyfile(config.countries, folder / COUNTRIES_FILE)
     (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     return folder
@@ -143,19 +159,23 @@ def tune(folder: Path, config: Config, taxonomy: Taxonomy, data: ProcessedData) 
     folder's default runtime: the scores users will get."""
     scorer = model_class(config.model.kind).load(folder)
     languages = config.model.languages
-    units, truth = data.units("validation", taxonomy, config.model.context, languages)
+    units, truth = data.units("validation", taxonomy, config.model.context, languages, config.data.train_on)
     t = config.thresholds
     scores = scorer.predict_proba(units)
     sentence = tune_thresholds(scores, truth, t.default, t.minimum, t.maximum) if t.tune else np.full(truth.shape[1], t.default)
     provisional = ArticleDecision("max", sentence, sentence)
-    tagger = Tagger(scorer, taxonomy, provisional, Gazetteer({}), config.name, config.model.context)
+    if not config.article.tune:
+        return provisional, {}
+    tagger = Tagger(scorer, taxonomy, provisional, Gazetteer({}), config.name, config.model.context, gate=load_gate(folder))
     articles = data.article_list("validation", taxonomy, languages)
     if not articles:
         return provisional, {}
-    blocks = [block for _, block in tagger.score_documents([Document(a.text, a.title.text) for a in articles])]
+    documents = [Document(a.text, a.title.text) for a in articles]
+    blocks = [block for _, block, _ in tagger.score_documents(documents)]
+    gates = tagger.gate_scores(documents) if tagger.gate is not None else None
     a = config.article
     best, results = tune_decision(
-        blocks, label_matrix(articles, taxonomy), sentence, a.aggregates, a.false_alarm_budget, t.minimum, t.maximum
+        blocks, gates, label_matrix(articles, taxonomy), sentence, a.aggregates, a.false_alarm_budget, t.minimum, t.maximum
     )
     candidates = {name: {"micro_f1": r.micro_f1, "false_alarm_rate": r.false_alarm_rate} for name, r in results.items()}
     return best.decision, candidates
@@ -191,21 +211,22 @@ def train(config: Config, config_path: str | None = None) -> TrainResult:
     check_before_work(config, taxonomy)
     data = load_processed(config, taxonomy)
     design, languages = config.model.context, config.model.languages
-    units, targets = data.units("train", taxonomy, design, languages)
+    units, targets = data.units("train", taxonomy, design, languages, config.data.train_on)
     check_labels_vary(targets, taxonomy)
     tags = {"alignclf.kind": config.model.kind, "alignclf.data_digest": data.digest, "alignclf.taxonomy_digest": taxonomy.digest}
     from alignclf.tracking import start_run
 
     with start_run(config, config_path, tags) if config.tracking.enabled else nullcontext() as run:
         if run:
-            run.log_datasets(data.frames(taxonomy), data.digest)
+            run.log_datasets(data.frames(taxonomy), data.digest, data.directory)
         model = create_model(config, taxonomy)
         started = time.perf_counter()
         work = workdir(config, data.digest)
-        validation = data.units("validation", taxonomy, design, languages)
+        validation = data.units("validation", taxonomy, design, languages, config.data.train_on)
         model.fit(units, targets, validation, run.log_metrics if run else None, work)
+        gate = fit_gate(config, taxonomy, data)
         seconds = time.perf_counter() - started
-        folder = stage(model, config)
+        folder = stage(model, gate, config)
         decision, candidates = tune(folder, config, taxonomy, data)
         write_card(folder, config, taxonomy, decision, data.digest, {})
         tagger = Tagger.from_folder(folder)  # an unloadable folder fails here, before it can be registered

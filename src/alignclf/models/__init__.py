@@ -42,4 +42,23 @@ def load_folder(directory: str | Path, **options: Any) -> tuple[Model, ModelCard
     return model, card, taxonomy
 
 
-__all__ = ["KINDS", "Model", "ModelCard", "ModelFolderError", "create_model", "load_folder", "model_class"]
+GATE_DIR = "gate"
+
+
+def load_gate(directory: str | Path) -> Model | None:
+    """The article gate saved in a model folder's `gate/`, or None when the folder has none."""
+    folder = Path(directory) / GATE_DIR
+    return TfidfModel.load(folder) if folder.is_dir() else None
+
+
+__all__ = [
+    "GATE_DIR",
+    "KINDS",
+    "Model",
+    "ModelCard",
+    "ModelFolderError",
+    "create_model",
+    "load_folder",
+    "load_gate",
+    "model_class",
+]

@@ -27,13 +27,18 @@ def _vectorizers(settings: TfidfConfig) -> dict[str, Any]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     common = {"sublinear_tf": settings.sublinear_tf, "lowercase": True, "dtype": np.float32}
-    return {
+    blocks = {
         "word": TfidfVectorizer(
             analyzer="word", ngram_range=tuple(settings.word_ngrams), token_pattern=_TOKENS, min_df=settings.min_df, **common
         ),
-        "char": TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(settings.char_ngrams), min_df=settings.min_df, **common),
+        "char": TfidfVectorizer(
+            analyzer="char_wb", ngram_range=tuple(settings.char_ngrams or (1, 1)), min_df=settings.min_df, **common
+        ),
         "context": TfidfVectorizer(analyzer="word", ngram_range=(1, 1), token_pattern=_TOKENS, **common),
     }
+    if settings.char_ngrams is None:
+        del blocks["char"]
+    return blocks
 
 
 class TfidfModel(Model):

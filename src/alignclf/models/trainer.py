@@ -68,6 +68,19 @@ def _trainer_class():
     return WeightedTrainer
 
 
+def _quiet_progress():
+    from transformers.trainer_callback import ProgressCallback
+
+    class EpochProgress(ProgressCallback):
+        """The progress bar without a printed dict per step; epoch results still print."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and any(key.startswith("eval_") for key in logs):
+                super().on_log(args, state, control, logs=logs, **kwargs)
+
+    return EpochProgress
+
+
 def _logging_callback(log: MetricLogger):
     from transformers import TrainerCallback
 
@@ -118,7 +131,7 @@ def train_classifier(
         weight_decay=s.weight_decay,
         max_grad_norm=1.0,
         lr_scheduler_type="linear",
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy="group_by_length" if s.group_by_length else "random",
         eval_strategy="epoch" if evaluate else "no",
         save_strategy="epoch",
         save_total_limit=2,
@@ -152,6 +165,13 @@ def train_classifier(
         pos_weight=pos_weight,
         head_multiplier=s.head_learning_rate_multiplier,
     )
+    if s.verbose:
+        from transformers.trainer_callback import ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(_quiet_progress())
+    if s.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     resume = any(checkpoints.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
     return trainer.model
