@@ -11,9 +11,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: run install java data train train-minilm tag-sample test lint bench clean
+.PHONY: run install java chromium data train train-minilm tag-sample report-sample test lint bench clean
 
-run: install data train tag-sample
+run: install data train tag-sample report-sample
 
 install: $(STAMP)
 
@@ -35,7 +35,11 @@ train-minilm: install
 
 tag-sample: install
 	@mkdir -p out
-	$(BIN)/alignclf tag data/samples/feed.xml -o out/sample_tags.jsonl
+	$(BIN)/alignclf tag data/samples/feed.xml --keep text -o out/sample_tags.jsonl
+
+report-sample: install
+	$(BIN)/alignclf report out/sample_tags.jsonl -o out/report.html
+	@echo "report: $(CURDIR)/out/report.html"
 
 # PySpark needs Java 17+; Debian's headless JRE is installed when it is missing.
 java:
@@ -43,7 +47,13 @@ java:
 	  { echo "installing openjdk-17-jre-headless for PySpark"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
-test: install java
+# The report's browser test needs Chromium and its driver; Debian's packages are installed when missing.
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { echo "installing chromium and chromium-driver for the report's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: install java chromium
 	$(BIN)/python -m pytest -q
 
 lint: install

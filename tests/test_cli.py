@@ -74,3 +74,38 @@ def test_evaluate_reports_a_missing_model_without_traceback(tmp_path):
     data = str(ROOT / "data" / "labelled" / "seed.jsonl")
     result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "nope"), "--data", data])
     assert result.exit_code == 2 and "model not found" in result.output
+
+
+def test_malformed_taxonomy_yaml_is_one_line_naming_the_file(tmp_path):
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text("pillars:\n  - name: trade\n   bad indent: [\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"taxonomy: {taxonomy}\n")
+    result = runner.invoke(app, ["data", "build", "--config", str(config)])
+    assert result.exit_code == 2 and f"{taxonomy}:" in result.output and "not valid YAML" in result.output
+
+
+def test_an_unwritable_processed_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    overrides = dict(item.split("=", 1) for item in project_overrides(tmp_path))
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"taxonomy: {overrides['taxonomy']}\ndata:\n  labelled_dir: {overrides['data.labelled_dir']}\n"
+        f"  articles_dir: {overrides['data.articles_dir']}\n  processed_dir: {blocker / 'processed'}\n"
+    )
+    result = runner.invoke(app, ["data", "build", "--config", str(config)])
+    assert result.exit_code == 2 and "cannot write the processed dataset" in result.output
+
+
+def test_config_problems_stop_training_before_any_work(tmp_path):
+    base = project_overrides(tmp_path)
+    bad_countries = runner.invoke(
+        app, ["train", "--config", str(ROOT / "configs" / "tiny.yaml"), *base, "countries=/no/such.yaml"]
+    )
+    assert bad_countries.exit_code == 2 and "countries: file not found" in bad_countries.output
+    metric = runner.invoke(
+        app, ["train", "--config", str(ROOT / "configs" / "tiny.yaml"), *base, "tracking.champion_metric=test.nope"]
+    )
+    assert metric.exit_code == 2 and "is not a metric this run logs" in metric.output
+    assert not (tmp_path / "processed").exists() and not (tmp_path / "models").exists(), "nothing was built or trained"

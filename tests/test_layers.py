@@ -11,16 +11,17 @@ PACKAGE = ROOT / "src" / "alignclf"
 # comes from the exported folder run through the Tagger, as users run it.
 LAYERS = [
     {"errors"},
-    {"config", "taxonomy", "text"},
+    {"config", "taxonomy", "text", "language"},
     {"context", "data", "metrics", "decision"},
     {"articles", "dataset"},
     {"models"},
     {"plots", "tracking"},
     {"tagger"},
+    {"routing"},
     {"records", "resolve", "evaluate"},
     {"pyfunc", "mlflow_model"},
     {"training"},
-    {"feeds", "batch", "spark", "serve"},
+    {"feeds", "batch", "spark", "serve", "report", "report_page", "review"},
     {"cli", "__init__"},
 ]
 MODULES = {path.relative_to(PACKAGE).with_suffix("").parts[0] for path in PACKAGE.rglob("*.py")}

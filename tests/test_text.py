@@ -85,3 +85,46 @@ def test_a_country_without_names_is_refused(tmp_path):
     path.write_text("China: []\n")
     with pytest.raises(ValueError, match="non-empty list"):
         Gazetteer.from_yaml(path)
+
+
+RUSSIAN = (
+    "АСТАНА, 14 марта — Казинформ. В г. Алматы прошла встреча министров, т.е. первый раунд переговоров. "
+    "Стороны обсудили поставки газа, зерна и т.д. Об этом сообщил проф. Ибраимов. "
+    "Соглашение подписано в 2026 г. Следующая встреча пройдет в Ташкенте."
+)
+CHINESE = (
+    "新华社阿斯塔纳3月14日电 哈萨克斯坦和中国签署天然气协议。“我们对结果很满意。”部长说。双方还讨论了铁路合作！下一步会怎样？"
+)
+
+
+def test_russian_news_keeps_abbreviations_inside_sentences():
+    sentences = split_sentences(RUSSIAN)
+    assert [s.text for s in sentences] == [
+        "АСТАНА, 14 марта — Казинформ.",
+        "В г. Алматы прошла встреча министров, т.е. первый раунд переговоров.",
+        "Стороны обсудили поставки газа, зерна и т.д.",
+        "Об этом сообщил проф. Ибраимов.",
+        "Соглашение подписано в 2026 г.",
+        "Следующая встреча пройдет в Ташкенте.",
+    ]
+    assert all(RUSSIAN[s.start : s.end] == s.text for s in sentences)
+
+
+def test_chinese_news_splits_on_full_width_marks_without_spaces():
+    sentences = split_sentences(CHINESE)
+    assert [s.text for s in sentences] == [
+        "新华社阿斯塔纳3月14日电 哈萨克斯坦和中国签署天然气协议。",
+        "“我们对结果很满意。”部长说。",
+        "双方还讨论了铁路合作！",
+        "下一步会怎样？",
+    ]
+    assert all(CHINESE[s.start : s.end] == s.text for s in sentences)
+
+
+def test_the_gazetteer_reads_russian_kazakh_and_chinese_names():
+    gazetteer = Gazetteer.from_yaml(ROOT / "configs" / "countries.yaml")
+    assert gazetteer.find("Переговоры в Казахстане и Кыргызстане, в г. Бишкеке") == ["Kazakhstan", "Kyrgyzstan"]
+    assert gazetteer.find("Қазақстан Республикасы") == ["Kazakhstan"]
+    assert gazetteer.find(CHINESE) == ["China", "Kazakhstan"]
+    assert gazetteer.find("乌兹别克斯坦总统访问塔吉克斯坦") == ["Tajikistan", "Uzbekistan"]
+    assert gazetteer.find("в городе Китаб прошла ярмарка") == [], "Kitab (Uzbekistan) is not China"

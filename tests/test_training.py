@@ -117,3 +117,41 @@ def test_tfidf_load_and_predict_never_import_torch(tiny_run):
 def test_main_reports_config_errors_without_traceback(capsys):
     assert main(["--config", str(ROOT / "configs" / "tiny.yaml"), "model.tfidf.nope=1"]) == 2
     assert "unknown key 'model.tfidf.nope'" in capsys.readouterr().err
+
+
+def test_a_crash_ends_the_run_as_failed_with_what_was_logged(tiny_run, tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from alignclf.models.tfidf import TfidfModel
+
+    def crash(self, units, targets, validation, log, workdir):
+        log({"train.loss": 0.5}, 0)
+        raise RuntimeError("the machine fell over")
+
+    monkeypatch.setattr(TfidfModel, "_fit", crash)
+    config = load_config(ROOT / "configs" / "tiny.yaml", project_overrides(tmp_path) + ["name=crashing"])
+    with pytest.raises(RuntimeError, match="fell over"):
+        train(config)
+    experiment = MlflowClient().get_experiment_by_name("alignclf")
+    (run,) = MlflowClient().search_runs([experiment.experiment_id], "attributes.run_name = 'crashing'")
+    assert run.info.status == "FAILED" and run.data.metrics["train.loss"] == 0.5
+    assert run.data.params["name"] == "crashing"
+
+
+def test_a_label_without_examples_is_refused_before_fitting(tmp_path, taxonomy):
+    from alignclf.data import LabelledDataError
+
+    labelled, articles = tmp_path / "labelled", tmp_path / "articles"
+    labelled.mkdir()
+    articles.mkdir()
+    dropped = taxonomy.sectors[-1]
+    lines = [
+        line for line in (ROOT / "data" / "labelled" / "authored.jsonl").read_text().splitlines() if f'"{dropped}"' not in line
+    ]
+    (labelled / "x.jsonl").write_text("\n".join(lines) + "\n")
+    config = load_config(
+        ROOT / "configs" / "tiny.yaml", project_overrides(tmp_path, labelled, articles) + ["tracking.enabled=false"]
+    )
+    with pytest.raises(LabelledDataError, match=rf"\['{dropped}'\] are never on in the train split"):
+        train(config)
+    assert not (tmp_path / "models").exists()

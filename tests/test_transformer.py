@@ -144,3 +144,25 @@ def test_a_base_without_token_type_ids_trains_and_exports(distilbert_base, tiny_
     model, _, _ = load_folder(result.folder)
     assert {i.name for i in model.session_.get_inputs()} == {"input_ids", "attention_mask"}
     assert model.predict_proba(UNITS).shape == (3, len(json.loads((result.folder / "alignclf.json").read_text())["thresholds"]))
+
+
+SETTINGS_PROBE = (
+    "import os, sys, torch\n"
+    "before = (dict(os.environ), torch.get_num_threads())\n"
+    "from alignclf.models import load_folder\n"
+    "for runtime in ('torch', 'onnx'):\n"
+    "    load_folder(sys.argv[1], runtime=runtime)[0].predict_proba(['Gas exports rose.'])\n"
+    "print(before == (dict(os.environ), torch.get_num_threads()))\n"
+)
+
+
+def test_loading_a_transformer_leaves_process_settings_alone(minilm_run):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    out = subprocess.run(
+        [sys.executable, "-c", SETTINGS_PROBE, str(minilm_run[1].folder)], capture_output=True, text=True, env=env
+    )
+    assert out.stdout.strip().splitlines()[-1] == "True", out.stderr[-2000:]

@@ -120,6 +120,29 @@ def tag(
 
 
 @app.command()
+def report(
+    inputs: Annotated[
+        list[Path], typer.Argument(metavar="TAGGED.jsonl...", help="Tag output files (alignclf tag -o) or folders of them.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML report to write.")] = Path("report.html"),
+    by: Annotated[str, typer.Option(help="Default time view: day, week or month (the others are one click away).")] = "week",
+    top_countries: Annotated[int, typer.Option(min=1, help="Countries in the countries x labels heat map.")] = 15,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv", help="Also write every aggregate as a CSV file into this folder.")
+    ] = None,
+) -> None:
+    """One offline HTML report from tagged JSONL: labels over time, countries, co-occurrence, evidence, misses, errors."""
+    from alignclf.errors import AlignclfError
+    from alignclf.report import build_report
+
+    try:
+        summary = build_report(inputs, output, by=by, top_countries=top_countries, csv_dir=csv_dir)
+    except AlignclfError as exc:
+        _fail(str(exc))
+    typer.echo(summary.text())
+
+
+@app.command()
 def serve(
     model: Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")] = None,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,

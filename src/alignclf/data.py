@@ -133,7 +133,7 @@ def json_lines(path: Path) -> Iterator[tuple[str, Any | None, str | None]]:
             try:
                 yield where, json.loads(line), None
             except json.JSONDecodeError as exc:
-                yield where, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})"
+                yield where, None, f"{where}: malformed JSON ({exc.msg}; column {exc.colno})"
 
 
 def read_labelled(path: str | Path, taxonomy: Taxonomy) -> list[Example]:

@@ -252,8 +252,11 @@ def build_dataset(config: Config) -> BuildResult:
             for name, rows in article_splits.items()
         }
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{fingerprint}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{fingerprint}.", dir=out.parent))
+    except OSError as exc:
+        raise LabelledDataError([f"{d.processed_dir}: cannot write the processed dataset ({exc.strerror or exc})"]) from None
     try:
         _write(staging, sentences, article_sets, result, config, taxonomy, fingerprint, len(deduped.merged_labels))
         _publish(staging, out)

@@ -129,7 +129,7 @@ def parse_jsonl_line(raw: bytes, fallback: str, fields: Fields, source: str = ""
     try:
         item = json.loads(line)
     except json.JSONDecodeError as exc:
-        return Record(fallback, None, f"{fallback}: malformed JSON ({exc.msg} at column {exc.colno})", source=source)
+        return Record(fallback, None, f"{fallback}: malformed JSON ({exc.msg}; column {exc.colno})", source=source)
     if not isinstance(item, dict):
         return Record(fallback, None, f"{fallback}: expected a JSON object, got {type(item).__name__}", source=source)
     identifier = record_id(item.get(fields.id), fallback)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import mlflow.pyfunc
 import pandas as pd
 
 from alignclf.records import METADATA_FIELDS, OUTPUT_FIELDS, Record, record_id, tag_records, text_or_none
+from alignclf.routing import ROUTER_FILE, Router
 from alignclf.tagger import Tagger
 
 # The models-from-code file MLflow runs to build the model, and the package logged beside it as code.
@@ -46,7 +48,12 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         self.folder = context.artifacts["model_dir"]
-        self.tagger = Tagger.from_folder(self.folder)
+        routes = sorted((k for k in context.artifacts if k.startswith("route_")), key=lambda k: int(k.split("_")[1]))
+        if routes:  # a router: its models travel as artifacts of their own
+            name = json.loads((Path(self.folder) / ROUTER_FILE).read_text())["name"]
+            self.tagger = Router([Tagger.from_folder(context.artifacts[k]) for k in routes], name)
+        else:
+            self.tagger = Tagger.from_folder(self.folder)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         # Requests are validated whole: a bad row is the caller's error (HTTP 400), not a silent record.

@@ -13,7 +13,7 @@ from alignclf.tagger import Tagger
 
 # Metadata first, then the tags, then who tagged and what went wrong; `--keep` fields follow.
 OUTPUT_FIELDS = (
-    "id", "title", "url", "published", "source",
+    "id", "title", "url", "published", "source", "language",
     "pillars", "sectors", "scores", "evidence", "countries",
     "model", "warning", "error",
 )  # fmt: skip
@@ -53,16 +53,21 @@ class Record:
         return replace(self, text=None, error=error)
 
 
-EMPTY = {"pillars": [], "sectors": [], "scores": {}, "evidence": [], "countries": []}
+EMPTY = {"language": None, "pillars": [], "sectors": [], "scores": {}, "evidence": [], "countries": [], "warning": None}
 
 
 def output_line(record: Record, tags: dict[str, Any] | None, model: str) -> dict[str, Any]:
-    """The output line of one record: metadata, tags (empty when it has an error), model, warning, error."""
+    """The output line of one record: metadata, tags (empty when it has an error), model, warnings, error."""
+    tags = dict(tags if tags is not None else EMPTY)
+    warnings = [*record.warnings, *([tags.pop("warning")] if tags.get("warning") else [])]
+    tags.pop("warning", None)
     line: dict[str, Any] = {"id": record.id}
     line.update({name: getattr(record, name) for name in METADATA_FIELDS})
-    line.update(tags if tags is not None else EMPTY)
-    line.update({"model": model, "warning": "; ".join(record.warnings) or None, "error": record.error})
-    line.update({name: value for name, value in record.keep.items() if name not in line})
+    line.update(tags)
+    line.update({"model": tags.get("model") or model, "warning": "; ".join(warnings) or None, "error": record.error})
+    # `--keep text` keeps the text as tagged, whatever field or feed element it came from.
+    kept = {name: record.text if name == "text" and value is None else value for name, value in record.keep.items()}
+    line.update({name: value for name, value in kept.items() if name not in line})
     return line
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from alignclf.config import TrackingConfig
 from alignclf.errors import AlignclfError
 from alignclf.models.base import METADATA_FILE
+from alignclf.routing import Router, is_router, read_router
 from alignclf.tagger import Tagger
 from alignclf.tracking import DEFAULT_TRACKING_URI, configure
 
@@ -56,10 +57,16 @@ def champion_uri(tracking: TrackingConfig | None = None) -> str | None:
     return f"models:/{tracking.registered_model}@{tracking.champion_alias}"
 
 
+ROUTER = Path("models") / "router"
+
+
 def default_model() -> str:
-    """`$ALIGNCLF_MODEL`, else the registry's champion, else the newest folder under models/."""
+    """`$ALIGNCLF_MODEL`, else `models/router/` (one model per language), else the registry's champion,
+    else the newest folder under models/."""
     if os.environ.get(MODEL_ENV):
         return os.environ[MODEL_ENV]
+    if is_router(ROUTER):
+        return str(ROUTER)
     uri = champion_uri()
     if uri:
         return uri
@@ -92,8 +99,9 @@ def _from_uri(uri: str, **options: Any) -> Tagger:
     return tagger
 
 
-def load_model(model: str | Path | None = None, **options: Any) -> Tagger:
-    """A Tagger from a model folder or any MLflow model URI (`models:/alignclf@champion`, `runs:/...`).
+def load_model(model: str | Path | None = None, **options: Any) -> Tagger | Router:
+    """A Tagger from a model folder or any MLflow model URI (`models:/alignclf@champion`, `runs:/...`),
+    or a Router from a router folder (one model per language).
 
     `options` reach the model kind's loader, e.g. `runtime="torch"` for a transformer.
 
@@ -101,6 +109,9 @@ def load_model(model: str | Path | None = None, **options: Any) -> Tagger:
     ['drug_trafficking']
     """
     spec = str(model) if model is not None else default_model()
+    if is_router(spec):
+        name, routes = read_router(spec)
+        return Router([load_model(route, **options) for route in routes], name)
     if Path(spec).is_dir():
         return Tagger.from_folder(spec, **options)
     if ":/" in spec:

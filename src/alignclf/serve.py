@@ -11,6 +11,7 @@ from pathlib import Path
 from alignclf.models import load_folder
 from alignclf.pyfunc import ENTRY, PACKAGE
 from alignclf.resolve import default_model
+from alignclf.routing import RouterError, is_router, read_router
 from alignclf.tracking import DEFAULT_TRACKING_URI, save_pyfunc
 
 
@@ -36,7 +37,14 @@ def serve(model: str | None = None, port: int = 5000, host: str = "127.0.0.1", w
     env.setdefault("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
     with tempfile.TemporaryDirectory(prefix="alignclf-serve-") as scratch:
         folder = Path(spec)
-        if folder.is_dir():
+        if is_router(folder):
+            _, routes = read_router(folder)
+            if any(":/" in route for route in routes):
+                raise RouterError(f"{folder}: serving a router needs model folders as routes, not MLflow URIs")
+            kinds = [load_folder(route)[1].kind for route in routes]  # broken folders fail here, not in the server
+            kind = "transformer" if "transformer" in kinds else kinds[0]
+            spec = str(save_pyfunc(folder.resolve(), Path(scratch) / "pyfunc", ENTRY, PACKAGE, kind, [Path(r) for r in routes]))
+        elif folder.is_dir():
             _, card, _ = load_folder(folder)  # a broken folder fails here, not inside the server
             spec = str(save_pyfunc(folder.resolve(), Path(scratch) / "pyfunc", ENTRY, PACKAGE, card.kind))
         print(f"serving {model or spec} on http://{host}:{port}/invocations", file=sys.stderr, flush=True)

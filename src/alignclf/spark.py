@@ -31,6 +31,7 @@ RECORD_DDL = (
 )
 OUTPUT_DDL = (
     "order bigint, number bigint, json string, id string, title string, url string, published string, source string, "
+    "language string, "
     "pillars array<string>, sectors array<string>, scores map<string,double>, "
     "evidence array<struct<field:string,start:bigint,end:bigint,text:string,pillars:array<string>,sectors:array<string>>>, "
     "countries array<string>, model string, warning string, error string, keep string"

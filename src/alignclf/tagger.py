@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import yaml
 
 from alignclf.context import Document, Piece, Unit, pieces, units
 from alignclf.decision import NEEDS_GATE, ArticleDecision
+from alignclf.language import detect
 from alignclf.models import Model, ModelFolderError, load_folder, load_gate
 from alignclf.models.base import COUNTRIES_FILE
 from alignclf.taxonomy import Taxonomy
@@ -20,22 +21,37 @@ from alignclf.text import Gazetteer
 
 @dataclass
 class Prediction:
-    """Tags of one text. Labels keep taxonomy order; each evidence item's offsets index its `field`."""
+    """Tags of one text. Labels keep taxonomy order; each evidence item's offsets index its `field`.
+
+    `language` is the text's ISO 639-1 code; `warning` says why a text got no tags although it
+    has some (a language the model does not cover); `model` names the model that tagged it.
+    """
 
     pillars: list[str]
     sectors: list[str]
     scores: dict[str, float]
     evidence: list[dict[str, Any]] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
+    language: str | None = None
+    warning: str | None = None
+    model: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "language": self.language,
             "pillars": list(self.pillars),
             "sectors": list(self.sectors),
             "scores": dict(self.scores),
             "evidence": [dict(item) for item in self.evidence],
             "countries": list(self.countries),
+            "model": self.model,
+            "warning": self.warning,
         }
+
+
+def document_text(document: Document) -> str:
+    """Title and text as one string (language and countries are read from both)."""
+    return f"{document.title}\n{document.text}" if document.title else document.text
 
 
 class Tagger:
@@ -59,9 +75,11 @@ class Tagger:
         context: str = "none",
         batch_size: int = 256,
         gate: Model | None = None,
+        languages: Sequence[str] = ("en",),
     ):
         self.model = model
         self.gate = gate
+        self.languages = list(languages)
         self.taxonomy = taxonomy
         self.names = taxonomy.names  # taxonomy.names builds a list; this runs per article
         self.decision = decision
@@ -87,7 +105,8 @@ class Tagger:
         except (ValueError, yaml.YAMLError) as exc:
             raise ModelFolderError(f"{countries} is not a valid gazetteer: {exc}") from None
         gate = load_gate(directory)
-        return cls(model, taxonomy, card.decision(taxonomy), gazetteer, name=card.name, context=card.context, gate=gate)
+        decision = card.decision(taxonomy)
+        return cls(model, taxonomy, decision, gazetteer, card.name, card.context, gate=gate, languages=card.languages)
 
     def sentence_scores(self, batch: list[Unit | str]) -> np.ndarray:
         """Model scores for units (or bare sentences), scored in batches so memory stays bounded."""
@@ -135,40 +154,51 @@ class Tagger:
         parts = [self.gate.predict_proba(doc_units[i : i + self.batch_size]) for i in range(0, len(doc_units), self.batch_size)]
         return np.vstack(parts) if parts else np.zeros((0, len(self.names)))
 
-    def predict_documents(self, documents: Iterable[Document]) -> list[Prediction]:
-        """One Prediction per document (text and optional title); evidence offsets index the field they come from."""
+    def predict_documents(self, documents: Iterable[Document], languages: Sequence[str | None] | None = None) -> list[Prediction]:
+        """One Prediction per document (text and optional title); evidence offsets index the field they come from.
+
+        A document in a language the model does not cover gets no tags and a warning naming the
+        language. `languages` passes languages already detected (a router does).
+        """
         documents = list(documents)
-        scored = self.score_documents(documents)
+        texts = [document_text(d) for d in documents]
+        languages = list(languages) if languages is not None else [detect(text) for text in texts]
+        covered = [i for i, language in enumerate(languages) if language is None or language in self.languages]
+        scored = dict(zip(covered, self.score_documents([documents[i] for i in covered])))
         predictions = []
-        zeros = np.zeros(len(self.names))
-        for document, (group, block, gate) in zip(documents, scored):
-            if len(group):
-                article, on, carried = self.decision.decide(block, gate)
-            else:
-                article, on, carried = zeros, zeros.astype(bool), np.zeros((0, len(self.names)), dtype=bool)
-            pillars, sectors = self._labels(on)
-            evidence = []
-            for piece, flags in zip(group, carried):
-                s_pillars, s_sectors = self._labels(flags)
-                if s_pillars or s_sectors:
-                    evidence.append(
-                        {
-                            "field": piece.field,
-                            "start": piece.start,
-                            "end": piece.end,
-                            "text": piece.text,
-                            "pillars": s_pillars,
-                            "sectors": s_sectors,
-                        }
-                    )
-            text = f"{document.title}\n{document.text}" if document.title else document.text
-            predictions.append(
-                Prediction(
-                    pillars=pillars,
-                    sectors=sectors,
-                    scores={name: round(float(value), 6) for name, value in zip(self.names, article)},
-                    evidence=evidence,
-                    countries=self.gazetteer.find(text),
-                )
-            )
+        for index, (text, language) in enumerate(zip(texts, languages)):
+            countries = self.gazetteer.find(text)
+            if index not in scored:
+                warning = f"language {language!r} is not covered by model {self.name!r} (it covers {', '.join(self.languages)})"
+                predictions.append(Prediction([], [], {}, [], countries, language, warning, self.name))
+                continue
+            group, block, gate = scored[index]
+            predictions.append(self._prediction(group, block, gate, countries, language))
         return predictions
+
+    def _prediction(self, group: list[Piece], block: np.ndarray, gate, countries: list[str], language: str | None) -> Prediction:
+        if len(group):
+            article, on, carried = self.decision.decide(block, gate)
+        else:
+            article, on, carried = (
+                np.zeros(len(self.names)),
+                np.zeros(len(self.names), dtype=bool),
+                np.zeros((0, len(self.names))),
+            )
+        pillars, sectors = self._labels(on)
+        evidence = []
+        for piece, flags in zip(group, carried):
+            s_pillars, s_sectors = self._labels(flags)
+            if s_pillars or s_sectors:
+                evidence.append(
+                    {
+                        "field": piece.field,
+                        "start": piece.start,
+                        "end": piece.end,
+                        "text": piece.text,
+                        "pillars": s_pillars,
+                        "sectors": s_sectors,
+                    }
+                )
+        scores = {name: round(float(value), 6) for name, value in zip(self.names, article)}
+        return Prediction(pillars, sectors, scores, evidence, countries, language, None, self.name)

@@ -108,4 +108,8 @@ class Taxonomy:
             tree = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise TaxonomyError(f"taxonomy file not found: {path}") from None
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f":{where.line + 1}" if where is not None else ""
+            raise TaxonomyError(f"{path}{at}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
         return cls.from_dict(tree, source=str(path))

@@ -15,7 +15,16 @@ _TABLE_ROW = re.compile(r"^\s*\|")
 _SPACES = re.compile(r"\s+")
 _HAS_WORD = re.compile(r"\w", re.UNICODE)
 _LINES = re.compile(r"[^\n]*\n?")
-_ENDS_SENTENCE = re.compile(r"[.!?:;\"”’)\]]\s*$")
+_ENDS_SENTENCE = re.compile(r"[.!?:;\"”’)\]。！？]\s*$")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CLOSING = set("”’」』）》)]»")
+# Russian abbreviations that never end a sentence; "г." ends one after a year ("в 2026 г.").
+_NO_END = re.compile(
+    r"(?:(?<![\d\s])\s*|(?<=\s))(?:(?<!\d\s)г|гг|ул|пр|пл|пер|просп|проф|акад|им|т\.е|т\.н|ст|обл|кв|р-н|тыс|млн|млрд"
+    r"|руб|долл|янв|февр|апр|авг|сент|окт|нояб|дек|ген|г-н|г-жа|д-р|см|напр|зам|пос|с\.-х)\.\s*$",
+    re.IGNORECASE,
+)
+_AFTER_ETC = re.compile(r"\bи\s(?:т\.\s?д|т\.\s?п|др)\.(?=\s+[А-ЯЁA-Z])")
 
 
 @dataclass(frozen=True)
@@ -76,15 +85,39 @@ def _blocks(text: str) -> list[tuple[int, int]]:
     return blocks
 
 
+def _repair(block: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Fix blingfire's boundaries for Russian and Chinese news.
+
+    A closing quote after 。 belongs to its sentence ("“……。”他说。" is one); Russian abbreviations
+    that never end a sentence (г. Алматы, т.е., проф.) do not cut one; "и т.д." followed by a
+    capital does.
+    """
+    spans: list[list[int]] = []
+    for start, end in offsets:
+        for cut in _AFTER_ETC.finditer(block, start, end):
+            spans.append([start, cut.end()])
+            start = cut.end()
+        piece = block[start:end].lstrip()
+        if spans and (piece[:1] in _CLOSING or _NO_END.search(block, spans[-1][0], spans[-1][1])):
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return [(start, end) for start, end in spans]
+
+
 def split_sentences(text: str) -> list[Sentence]:
     """Sentences of an article with character offsets into it.
 
     Line structure (headings, bullets, table rows, wrapped lines) is read here; the
     sentence boundaries inside a paragraph come from blingfire, which knows
-    abbreviations such as "U.S." and "Dec.".
+    abbreviations such as "U.S." and "Dec.", repaired for Russian and Chinese.
 
     >>> [s.text for s in split_sentences("Trade Grows\\nExports rose. Imports fell.")]
     ['Trade Grows', 'Exports rose.', 'Imports fell.']
+    >>> [s.text for s in split_sentences("Встреча прошла в г. Алматы. «Мы довольны», — сказал он.")]
+    ['Встреча прошла в г. Алматы.', '«Мы довольны», — сказал он.']
+    >>> [s.text for s in split_sentences("“我们很高兴。”他说。双方签署了协议。")]
+    ['“我们很高兴。”他说。', '双方签署了协议。']
     """
     sentences: list[Sentence] = []
     for block_start, block_end in _blocks(text):
@@ -92,7 +125,7 @@ def split_sentences(text: str) -> list[Sentence]:
         if not _HAS_WORD.search(block):
             continue
         _, offsets = blingfire.text_to_sentences_and_offsets(block)
-        for start, end in offsets:
+        for start, end in _repair(block, offsets):
             start, end = block_start + start, block_start + end
             piece = text[start:end]
             marker = _BULLET.match(piece)
@@ -142,12 +175,18 @@ class Gazetteer:
 
     @staticmethod
     def _compile(aliases: list[str]) -> re.Pattern[str]:
-        # Short aliases (PRC, Osh) are case-sensitive so ordinary words do not match.
+        """Short aliases (PRC, Osh) are case-sensitive so ordinary words do not match; `Name*` takes any ending;
+        Chinese aliases match inside running text (no spaces, so no word boundaries)."""
         parts = []
         for alias in sorted(aliases, key=len, reverse=True):
-            escaped = re.escape(alias).replace("'", "['’]")
-            parts.append(escaped if len(alias) <= 3 else f"(?i:{escaped})")
-        return re.compile(r"\b(?:" + "|".join(parts) + r")\b")
+            stem = alias.removesuffix("*")
+            escaped = re.escape(stem).replace("'", "['’]")
+            if _CJK.search(stem):
+                parts.append(escaped)
+                continue
+            escaped = escaped if len(stem) <= 3 else f"(?i:{escaped})"
+            parts.append(rf"\b{escaped}\w*" if alias.endswith("*") else rf"\b{escaped}\b")
+        return re.compile("|".join(parts))
 
     def find(self, text: str) -> list[str]:
         """Countries in gazetteer order, each once."""

@@ -21,7 +21,18 @@ from alignclf.config import Config, flatten
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 _REQUIREMENTS = {
-    "tfidf": ("mlflow", "scikit-learn", "scipy", "safetensors", "numpy", "pandas", "pyyaml", "pydantic", "blingfire"),
+    "tfidf": (
+        "mlflow",
+        "scikit-learn",
+        "scipy",
+        "safetensors",
+        "numpy",
+        "pandas",
+        "pyyaml",
+        "pydantic",
+        "blingfire",
+        "py3langid",
+    ),
     "transformer": ("torch", "transformers", "tokenizers", "onnxruntime"),
 }
 
@@ -83,7 +94,7 @@ def signature():
         ]
     )
     outputs = Schema(
-        [ColSpec(DataType.string, name, required=False) for name in optional]
+        [ColSpec(DataType.string, name, required=False) for name in (*optional, "language")]
         + [
             ColSpec(strings, "pillars"),
             ColSpec(strings, "sectors"),
@@ -221,15 +232,19 @@ def start_run(config: Config, config_path: str | None, tags: dict[str, str]) -> 
         yield Run(config, active)
 
 
-def save_pyfunc(folder: Path, path: Path, python_model: Path, code: Path, kind: str) -> Path:
-    """Wrap a model folder as an MLflow pyfunc model on disk (for serving a folder that was never logged)."""
+def save_pyfunc(folder: Path, path: Path, python_model: Path, code: Path, kind: str, routes: list[Path] = ()) -> Path:
+    """Wrap a model folder as an MLflow pyfunc model on disk (for serving a folder that was never logged).
+
+    A router's models travel as artifacts `route_0`, `route_1`, ... beside the router folder.
+    """
     import mlflow
 
     configure()
+    artifacts = {"model_dir": str(folder)} | {f"route_{i}": str(route) for i, route in enumerate(routes)}
     mlflow.pyfunc.save_model(
         path=str(path),
         python_model=str(python_model),
-        artifacts={"model_dir": str(folder)},
+        artifacts=artifacts,
         code_paths=[str(code)],
         signature=signature(),
         pip_requirements=pip_requirements(kind),

@@ -137,6 +137,7 @@ def write_card(folder: Path, config: Config, taxonomy: Taxonomy, decision: Artic
         thresholds={name: round(float(t), 6) for name, t in zip(taxonomy.names, decision.sentence_thresholds)},
         data_digest=data_digest,
         context=config.model.context,
+        languages=list(config.model.languages),
         article=decision.to_dict(taxonomy.names),
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         metrics=metrics,
@@ -166,7 +167,10 @@ def tune(folder: Path, config: Config, taxonomy: Taxonomy, data: ProcessedData) 
     provisional = ArticleDecision("max", sentence, sentence)
     if not config.article.tune:
         return provisional, {}
-    tagger = Tagger(scorer, taxonomy, provisional, Gazetteer({}), config.name, config.model.context, gate=load_gate(folder))
+    gate = load_gate(folder)
+    tagger = Tagger(
+        scorer, taxonomy, provisional, Gazetteer({}), config.name, config.model.context, gate=gate, languages=languages
+    )
     articles = data.article_list("validation", taxonomy, languages)
     if not articles:
         return provisional, {}

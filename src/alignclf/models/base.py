@@ -128,6 +128,7 @@ class ModelCard:
     thresholds: dict[str, float]
     data_digest: str
     context: str = "none"
+    languages: list[str] = field(default_factory=lambda: ["en"])
     article: dict[str, Any] = field(default_factory=dict)
     trained_at: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
