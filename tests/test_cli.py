@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import typer
-from conftest import ROOT, project_overrides
 from typer.testing import CliRunner
 
 from alignclf.cli import app
+from conftest import ROOT, project_overrides
 
 runner = CliRunner()
 

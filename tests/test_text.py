@@ -1,7 +1,7 @@
 import pytest
-from conftest import ROOT
 
 from alignclf.text import Gazetteer, normalise, split_sentences
+from conftest import ROOT
 
 ARTICLE = (
     "Trade Ministers Meet In Astana\n"

@@ -4,10 +4,10 @@ import json
 import sys
 
 import pytest
-from conftest import ROOT, project_overrides
 
 from alignclf.config import load_config
 from alignclf.training import main, train
+from conftest import ROOT, project_overrides
 
 pytestmark = pytest.mark.slow
 

@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ROOT, project_overrides
 
 from alignclf.config import load_config
 from alignclf.context import Unit
 from alignclf.models import ModelFolderError, load_folder
 from alignclf.models.transformer import resolve_base
 from alignclf.training import train
+from conftest import ROOT, project_overrides
 
 pytestmark = [pytest.mark.transformer, pytest.mark.slow]
 
