@@ -5,13 +5,15 @@ BIN := $(VENV)/bin
 # torch first, pinned: this exact release is a local CPU build; an open range pulls CUDA wheels.
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# The model `make run` trains and tags with; TF-IDF stays the baseline either way.
+DEFAULT ?= tfidf
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: run install java chromium data train train-minilm tag-sample report-sample test lint bench clean
+.PHONY: run install java chromium data train train-minilm train-static train-multilingual tag-sample report-sample test lint bench results clean
 
 run: install data train tag-sample report-sample
 
@@ -21,17 +23,26 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e '.[transformer,spark,dev]'
+	$(BIN)/python -m pip install -q -e '.[transformer,static,multilingual,spark,dev]'
 	touch $(STAMP)
 
 data: install
 	$(BIN)/alignclf data build --config configs/data.yaml
 
 train: install
-	$(BIN)/python train.py --config configs/tfidf.yaml
+	$(BIN)/python train.py --config configs/$(DEFAULT).yaml
 
 train-minilm: install
 	$(BIN)/python train.py --config configs/minilm.yaml
+
+train-static: install
+	$(BIN)/python train.py --config configs/static.yaml
+
+# The multilingual model, and models/router/: English to the default model, Russian, Chinese and the
+# encoder's other languages to the multilingual one.
+train-multilingual: install
+	$(BIN)/python train.py --config configs/multilingual.yaml
+	$(BIN)/python -c "from alignclf.routing import write_router; write_router('models/router', ['models/$(DEFAULT)', 'models/multilingual'])"
 
 tag-sample: install
 	@mkdir -p out
@@ -60,10 +71,21 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks train.py conftest.py
 	$(BIN)/ruff format --check src tests benchmarks train.py conftest.py
 
+# Every benchmark writes its table to benchmarks/results/; `make results` copies them into the README.
 bench: install java
+	$(BIN)/python benchmarks/data.py
 	$(BIN)/python benchmarks/splitter.py
-	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/training.py configs/tfidf.yaml configs/static.yaml configs/minilm.yaml configs/multilingual.yaml
+	$(BIN)/python benchmarks/designs.py --config configs/tfidf.yaml
+	$(BIN)/python benchmarks/models.py models/tfidf models/static models/minilm models/multilingual
+	$(BIN)/python benchmarks/throughput.py --folders models/tfidf models/static models/minilm models/multilingual
+	$(BIN)/python benchmarks/tagging.py --models models/tfidf models/static models/minilm models/router --resume-check models/tfidf
+	$(BIN)/python benchmarks/serve.py --models models/tfidf models/minilm
 	$(BIN)/python benchmarks/engines.py
+	$(BIN)/python benchmarks/report.py
+
+results: install
+	$(BIN)/python benchmarks/readme.py
 
 clean:
 	rm -rf data/processed out mlruns mlflow.db models/*/ models/.*.partial models/.*.checkpoints

@@ -13,6 +13,7 @@ Writes benchmarks/results/designs-<name>.md.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,22 @@ DESIGNS = {
     "window (title, neighbours)": ["model.context=window"],
 }
 RESULTS = Path(__file__).parent / "results"
+
+
+def card_row(name: str, card: dict) -> str:
+    """A design's row from a trained folder's card (its figures were measured by its own training)."""
+    m = card["metrics"]
+    cells = [
+        f"{name} (`{card['name']}`)",
+        card["article"]["aggregate"],
+        *(f"{m[key]:.3f}" for key in (
+            "article_validation.sectors.micro_f1", "article_validation.pillars.micro_f1", "article_validation.false_alarm_rate",
+            "article_test.sectors.micro_f1", "article_test.pillars.micro_f1", "article_test.false_alarm_rate",
+            "test.sectors.macro_f1",
+        )),
+        "",
+    ]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
 
 
 def row(name: str, result, seconds: float) -> str:
@@ -50,6 +67,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/tfidf.yaml")
     parser.add_argument("--designs", nargs="*", default=list(DESIGNS), help="a subset of: " + ", ".join(DESIGNS))
+    parser.add_argument(
+        "--trained",
+        nargs="*",
+        default=[],
+        metavar="DESIGN=FOLDER",
+        help="take a design's row from a folder already trained with it (the production model), instead of training again",
+    )
     parser.add_argument("overrides", nargs="*", help="extra key.sub=value overrides for every design")
     args = parser.parse_args()
     base = load_config(args.config, args.overrides)
@@ -59,8 +83,14 @@ def main() -> None:
     )
     lines = [header, "|---|---|" + "---:|" * 8]
     candidates = {}
+    trained = dict(item.split("=", 1) for item in args.trained)
     with tempfile.TemporaryDirectory(prefix="alignclf-designs-") as scratch:
         for name in args.designs:
+            if name in trained:
+                card = json.loads((Path(trained[name]) / "alignclf.json").read_text())
+                lines.append(card_row(name, card))
+                candidates[name] = card["article"].get("candidates", {})
+                continue
             overrides = [*args.overrides, *DESIGNS[name], "tracking.enabled=false", f"output_dir={scratch}"]
             config = load_config(args.config, overrides)
             started = time.perf_counter()

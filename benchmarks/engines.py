@@ -21,7 +21,8 @@ def write_feed(path: Path, count: int) -> None:
     """Articles of three to five sentences built from the labelled sentences, deterministic."""
     texts = []
     for file in sorted((ROOT / "data" / "labelled").glob("*.jsonl")):
-        texts += [json.loads(line)["text"] for line in file.read_text().splitlines() if line.strip()]
+        rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts += [row["text"] for row in rows if row.get("lang", "en") == "en"]
     with path.open("w") as handle:
         for n in range(count):
             body = " ".join(texts[(n * 7 + k * 13) % len(texts)] for k in range(3 + n % 3))

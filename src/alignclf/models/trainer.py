@@ -165,9 +165,10 @@ def train_classifier(
         pos_weight=pos_weight,
         head_multiplier=s.head_learning_rate_multiplier,
     )
-    if s.verbose:
-        from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+    trainer.remove_callback(PrinterCallback)  # with the progress bar off it prints every step's logs
+    if s.verbose:
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(_quiet_progress())
     if s.freeze_embeddings:

@@ -1,0 +1,88 @@
+"""A linear multi-label head over sentence vectors: one logistic regression per label, stored as safetensors.
+
+The kinds that embed text (static, multilingual) read a unit as blocks of `emb(text)`,
+`emb(context)` and, for some, `emb(text) * emb(context)` (an empty context is a zero vector),
+and share this head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from alignclf.context import Unit
+from alignclf.models.base import ModelFolderError
+
+BLOCKS = ("text", "context", "product")  # the sentence's vector, its context's, and how they agree
+
+
+def embed_distinct(texts: Sequence[str], encode: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
+    """Vectors of texts, each distinct text encoded once (an article's title serves all its sentences); "" is zero."""
+    distinct = list(dict.fromkeys(t for t in texts if t))
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    if distinct:
+        vectors = np.asarray(encode(distinct), dtype=np.float32)
+        where = {text: i for i, text in enumerate(distinct)}
+        rows = [i for i, t in enumerate(texts) if t]
+        out[rows] = vectors[[where[texts[i]] for i in rows]]
+    return out
+
+
+def unit_features(units: Sequence[Unit], embed: Callable[[list[str]], np.ndarray], blocks: Sequence[str]) -> np.ndarray:
+    """The blocks asked for, side by side: `text`, `context`, `product` (where the two agree)."""
+    text = embed([u.text for u in units])
+    context = embed([u.context for u in units]) if set(blocks) - {"text"} else None
+    parts = {"text": lambda: text, "context": lambda: context, "product": lambda: text * context}
+    return np.hstack([parts[block]() for block in blocks])
+
+
+class LinearHead:
+    """Standardised features, one logistic regression per label; the scaling is folded into the weights."""
+
+    def __init__(self, coef: np.ndarray | None = None, intercept: np.ndarray | None = None):
+        self.coef_ = coef
+        self.intercept_ = intercept
+
+    def fit(self, features: np.ndarray, targets: np.ndarray, C: float, class_weight: str | None, max_iter: int, seed: int):
+        from sklearn.linear_model import LogisticRegression
+
+        mean, scale = features.mean(axis=0), features.std(axis=0)
+        scale[scale < 1e-6] = 1.0
+        standard = (features - mean) / scale
+        coefs, intercepts = [], []
+        for column in range(targets.shape[1]):
+            classifier = LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter, random_state=seed)
+            classifier.fit(standard, targets[:, column])
+            coefs.append(classifier.coef_[0] / scale)
+            intercepts.append(classifier.intercept_[0] - float(classifier.coef_[0] @ (mean / scale)))
+        self.coef_ = np.asarray(coefs, dtype=np.float32)
+        self.intercept_ = np.asarray(intercepts, dtype=np.float32)
+        return self
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        logits = features.astype(np.float64) @ self.coef_.T.astype(np.float64) + self.intercept_
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def save(self, path: Path) -> None:
+        from safetensors.numpy import save_file
+
+        save_file({"coef": self.coef_, "intercept": self.intercept_}, str(path))
+
+    @classmethod
+    def load(cls, path: Path, labels: int, width: int) -> LinearHead:
+        from safetensors.numpy import load_file
+
+        if not path.is_file():
+            raise ModelFolderError(f"{path.parent}: {path.name} is missing")
+        tensors = load_file(str(path))
+        head = cls(tensors["coef"], tensors["intercept"])
+        if head.coef_.shape != (labels, width):
+            raise ModelFolderError(f"{path}: coefficients {head.coef_.shape} do not fit {labels} labels of {width} features")
+        return head
+
+
+def log_loss(scores: np.ndarray, truth: np.ndarray) -> float:
+    clipped = np.clip(scores, 1e-7, 1 - 1e-7)
+    return float(-np.mean(truth * np.log(clipped) + (1 - truth) * np.log(1 - clipped)))

