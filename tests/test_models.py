@@ -134,8 +134,9 @@ def test_the_scoring_transform_gives_scikit_learns_numbers(analyzer, ngrams):
     from alignclf.models.vectorize import Vectorizer
 
     train = TEXTS + ["Казахстан увеличил экспорт газа в Китай.", "哈萨克斯坦对华天然气出口增长。", "A  b   c", "x"]
-    fitted = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, token_pattern=r"(?u)\b\w[\w'-]*\b" if analyzer == "word" else None,
-                             sublinear_tf=True, dtype=np.float32).fit(train)  # fmt: skip
+    pattern = r"(?u)\b\w[\w'-]*\b" if analyzer == "word" else None
+    fitted = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, token_pattern=pattern, sublinear_tf=True, dtype=np.float32)
+    fitted.fit(train)
     probe = [*train, "Unseen words: gas, heroin, GAS!", "", "   "]
     expected = fitted.transform(probe).toarray()
     np.testing.assert_allclose(Vectorizer.from_sklearn(fitted).transform(probe).toarray(), expected, atol=1e-6)
