@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,6 +69,13 @@ def main() -> None:
     parser.add_argument("--config", default="configs/tfidf.yaml")
     parser.add_argument("--designs", nargs="*", default=list(DESIGNS), help="a subset of: " + ", ".join(DESIGNS))
     parser.add_argument(
+        "--before",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="overrides for the 'before' design only: the settings the recipe had before articles (e.g. its epochs)",
+    )
+    parser.add_argument(
         "--trained",
         nargs="*",
         default=[],
@@ -92,6 +100,7 @@ def main() -> None:
                 candidates[name] = card["article"].get("candidates", {})
                 continue
             overrides = [*args.overrides, *DESIGNS[name], "tracking.enabled=false", f"output_dir={scratch}"]
+            overrides += args.before if name == "before" else []
             config = load_config(args.config, overrides)
             started = time.perf_counter()
             result = train(config)
@@ -106,7 +115,12 @@ def main() -> None:
             cells = [f"{found[d]['micro_f1']:.3f} / {found[d]['false_alarm_rate']:.3f}" if d in found else "" for d in names]
             decisions.append(f"| {design} | " + " | ".join(cells) + " |")
     text = "\n".join(
-        [f"# Context designs: {base.name} ({base.model.kind})", "", f"`python benchmarks/designs.py --config {args.config}`", ""]
+        [
+            f"# Context designs: {base.name} ({base.model.kind})",
+            "",
+            f"`python benchmarks/designs.py {' '.join(sys.argv[1:])}`",
+            "",
+        ]
         + lines
         + decisions
     )

@@ -40,6 +40,9 @@ def test_a_router_sends_each_text_to_the_first_model_covering_its_language(tiny_
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [(line["language"], line["model"]) for line in lines] == [("en", "tiny"), ("de", "german")]
     assert summary.languages == {"en": 1, "de": 1}
+    # A resumed router run accepts lines written by any of its models.
+    resumed = tag_inputs([str(feed)], tmp_path / "out.jsonl", str(tmp_path / "router"), resume=True)
+    assert resumed.skipped == 2
 
 
 def test_a_broken_router_is_a_clear_error(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from alignclf.context import Unit, units
-from alignclf.data import LabelledDataError, check_labels, check_strings, json_lines, ordered
+from alignclf.data import check_labels, check_strings, json_lines, ordered, read_checked, read_checked_dir
 from alignclf.taxonomy import LEVELS, Taxonomy
 
 TITLE_FIELDS = {"pillars": "title_pillars", "sectors": "title_sectors"}
@@ -97,43 +97,12 @@ def _check_article(record: Any, where: str, taxonomy: Taxonomy) -> tuple[Article
 
 def read_articles(path: str | Path, taxonomy: Taxonomy) -> list[Article]:
     """Every article of one JSONL file, or a LabelledDataError naming each bad line and field."""
-    articles, problems, seen = [], [], {}
-    for where, record, problem in json_lines(Path(path)):
-        if problem:
-            problems.append(problem)
-            continue
-        article, found = _check_article(record, where, taxonomy)
-        problems.extend(found)
-        if article is None:
-            continue
-        if article.id in seen:
-            problems.append(f"{where}: field 'id': duplicate id {article.id!r} (first at line {seen[article.id]})")
-            continue
-        seen[article.id] = where.rsplit(":", 1)[1]
-        articles.append(article)
-    if problems:
-        raise LabelledDataError(problems)
-    return articles
+    return read_checked(path, lambda record, where: _check_article(record, where, taxonomy))
 
 
 def read_articles_dir(directory: str | Path, taxonomy: Taxonomy) -> list[Article]:
     """All `*.jsonl` files of a folder, in name order (none at all is an empty corpus); ids unique across files."""
-    articles, problems, owner = [], [], {}
-    for path in sorted(Path(directory).glob("*.jsonl")):
-        try:
-            batch = read_articles(path, taxonomy)
-        except LabelledDataError as exc:
-            problems.extend(exc.problems)
-            continue
-        for article in batch:
-            if article.id in owner:
-                problems.append(f"{article.where}: field 'id': duplicate id {article.id!r} (also {owner[article.id]})")
-            else:
-                owner[article.id] = article.where
-                articles.append(article)
-    if problems:
-        raise LabelledDataError(problems)
-    return articles
+    return read_checked_dir(directory, lambda path: read_articles(path, taxonomy), required=False)
 
 
 def is_article_file(path: str | Path) -> bool:

@@ -61,7 +61,7 @@ class Resume:
     keep_bytes: int = 0
 
 
-def resume_point(output: Path, model: str) -> Resume:
+def resume_point(output: Path, models: set[str]) -> Resume:
     """Check an existing output line by line, holding one line in memory; refuse a file this run did not write.
 
     Nothing is changed here: the cut of a last line left unfinished by a crash happens later.
@@ -81,9 +81,9 @@ def resume_point(output: Path, model: str) -> Resume:
                 raise OutputError(f"cannot resume: {where} is not a JSON line of tag output; the file is unchanged") from None
             if not isinstance(line, dict) or not all(key in line for key in REQUIRED):
                 raise OutputError(f"cannot resume: {where} is not tag output (it lacks {list(REQUIRED)}); the file is unchanged")
-            if line["model"] != model:
+            if line["model"] not in models:
                 raise OutputError(
-                    f"cannot resume: {where} was tagged by model {line['model']!r}, this run uses {model!r}; "
+                    f"cannot resume: {where} was tagged by model {line['model']!r}, this run uses {' or '.join(sorted(models))}; "
                     "the file is unchanged (write to a new file, or rerun without --resume)"
                 )
             kept += len(raw)
@@ -235,7 +235,9 @@ def tag_to_file(
     """`alignclf tag -o FILE`: locked, and with `resume` continued after the lines a killed run left."""
     check_output(output)
     with exclusive(output):
-        point = resume_point(output, tagger.name) if resume else Resume()
+        # A router's lines name the model of each record's language.
+        names = {tagger.name, *(t.name for t in getattr(tagger, "taggers", ()))}
+        point = resume_point(output, names) if resume else Resume()
         if point.lines:
             records = skip_done(records, output, point)
         if resume and output.exists():

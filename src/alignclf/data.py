@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,51 +136,64 @@ def json_lines(path: Path) -> Iterator[tuple[str, Any | None, str | None]]:
                 yield where, None, f"{where}: malformed JSON ({exc.msg}; column {exc.colno})"
 
 
+def read_checked(path: str | Path, check: Callable[[Any, str], tuple[Any, list[str]]]) -> list[Any]:
+    """Every record of one JSONL file, each checked by `check(record, where) -> (item or None, problems)`.
+
+    Ids must be unique; a LabelledDataError names every bad line. Blank lines are allowed.
+    """
+    items, problems, seen = [], [], {}
+    for where, record, problem in json_lines(Path(path)):
+        if problem:
+            problems.append(problem)
+            continue
+        item, found = check(record, where)
+        problems.extend(found)
+        if item is None:
+            continue
+        if item.id in seen:
+            problems.append(f"{where}: field 'id': duplicate id {item.id!r} (first at line {seen[item.id]})")
+            continue
+        seen[item.id] = where.rsplit(":", 1)[1]
+        items.append(item)
+    if problems:
+        raise LabelledDataError(problems)
+    return items
+
+
+def read_checked_dir(directory: str | Path, read: Callable[[Path], list[Any]], required: bool = True) -> list[Any]:
+    """All `*.jsonl` files of a folder read by `read`, in name order; ids must be unique across files."""
+    files = sorted(Path(directory).glob("*.jsonl"))
+    if not files and required:
+        raise LabelledDataError([f"{directory}: no *.jsonl files"])
+    items, problems, owner = [], [], {}
+    for path in files:
+        try:
+            batch = read(path)
+        except LabelledDataError as exc:
+            problems.extend(exc.problems)
+            continue
+        for item in batch:
+            if item.id in owner:
+                problems.append(f"{item.where}: field 'id': duplicate id {item.id!r} (also {owner[item.id]})")
+            else:
+                owner[item.id] = item.where
+                items.append(item)
+    if problems:
+        raise LabelledDataError(problems)
+    return items
+
+
 def read_labelled(path: str | Path, taxonomy: Taxonomy) -> list[Example]:
     """Every record of one labelled JSONL file, or a LabelledDataError naming each bad line.
 
     Blank lines are allowed; keys beyond the format are ignored.
     """
-    examples, problems, seen = [], [], {}
-    for where, record, problem in json_lines(Path(path)):
-        if problem:
-            problems.append(problem)
-            continue
-        example, found = _check_record(record, where, taxonomy)
-        problems.extend(found)
-        if example is None:
-            continue
-        if example.id in seen:
-            problems.append(f"{where}: field 'id': duplicate id {example.id!r} (first at line {seen[example.id]})")
-            continue
-        seen[example.id] = where.rsplit(":", 1)[1]
-        examples.append(example)
-    if problems:
-        raise LabelledDataError(problems)
-    return examples
+    return read_checked(path, lambda record, where: _check_record(record, where, taxonomy))
 
 
 def read_labelled_dir(directory: str | Path, taxonomy: Taxonomy) -> list[Example]:
     """All `*.jsonl` files of a folder, in name order; ids must be unique across files."""
-    files = sorted(Path(directory).glob("*.jsonl"))
-    if not files:
-        raise LabelledDataError([f"{directory}: no *.jsonl files"])
-    examples, problems, owner = [], [], {}
-    for path in files:
-        try:
-            batch = read_labelled(path, taxonomy)
-        except LabelledDataError as exc:
-            problems.extend(exc.problems)
-            continue
-        for example in batch:
-            if example.id in owner:
-                problems.append(f"{example.where}: field 'id': duplicate id {example.id!r} (also {owner[example.id]})")
-            else:
-                owner[example.id] = example.where
-                examples.append(example)
-    if problems:
-        raise LabelledDataError(problems)
-    return examples
+    return read_checked_dir(directory, lambda path: read_labelled(path, taxonomy))
 
 
 def dedupe_key(text: str) -> str:
