@@ -68,8 +68,8 @@ test: install java chromium
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks train.py conftest.py
-	$(BIN)/ruff format --check src tests benchmarks train.py conftest.py
+	$(BIN)/ruff check --no-cache src tests benchmarks train.py conftest.py
+	$(BIN)/ruff format --no-cache --check src tests benchmarks train.py conftest.py
 
 # Every benchmark writes its table to benchmarks/results/; `make results` copies them into the README.
 bench: install java
@@ -79,7 +79,7 @@ bench: install java
 	$(BIN)/python benchmarks/designs.py --config configs/tfidf.yaml
 	$(BIN)/python benchmarks/models.py models/tfidf models/static models/minilm models/multilingual
 	$(BIN)/python benchmarks/throughput.py --folders models/tfidf models/static models/minilm models/multilingual
-	$(BIN)/python benchmarks/tagging.py --models models/tfidf models/static models/minilm models/router --resume-check models/tfidf
+	$(BIN)/python benchmarks/tagging.py --models models/tfidf models/tfidf@2 models/static models/static@2 models/minilm models/router --resume-check models/tfidf
 	$(BIN)/python benchmarks/serve.py --models models/tfidf models/minilm
 	$(BIN)/python benchmarks/engines.py
 	$(BIN)/python benchmarks/report.py

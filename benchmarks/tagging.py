@@ -1,6 +1,8 @@
 """End-to-end `alignclf tag` on a 10,000-article JSONL feed: articles/s and peak RSS per model, and a kill-and-resume.
 
-    python benchmarks/tagging.py --models models/tfidf models/minilm [--articles 10000] [--resume-check models/tfidf]
+    python benchmarks/tagging.py --models models/tfidf models/tfidf@2 models/minilm [--resume-check models/tfidf]
+
+A model written `FOLDER@N` runs with `--workers N`.
 
 The feed is built from the labelled data (fixed seed): each article has a real title from
 the article corpus and 3-5 sentences. Each model runs `alignclf tag` in its own process,
@@ -51,14 +53,15 @@ PEAK = (
     "try:\n"
     "    app(sys.argv[1:], prog_name='alignclf')\n"
     "finally:\n"
-    "    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "    usage = [resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]\n"
+    "    print('PEAK', sum(usage), file=sys.stderr)\n"
 )
 
 
-def timed_tag(feed: Path, out: Path, model: str) -> tuple[float, float, str]:
+def timed_tag(feed: Path, out: Path, model: str, workers: int) -> tuple[float, float, str]:
     """(seconds, peak RSS MB, summary line) of one `alignclf tag` process."""
     started = time.perf_counter()
-    command = [sys.executable, "-c", PEAK, "tag", str(feed), "-o", str(out), "--model", model]
+    command = [sys.executable, "-c", PEAK, "tag", str(feed), "-o", str(out), "--model", model, "--workers", str(workers)]
     run = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if "records read" not in run.stderr:
@@ -97,7 +100,7 @@ def resume_check(feed: Path, model: str, scratch: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["models/tfidf"])
+    parser.add_argument("--models", nargs="+", default=["models/tfidf"], help="model folders; FOLDER@N: with --workers N")
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--resume-check", default=None, help="a model folder to run the kill-and-resume check with")
     args = parser.parse_args()
@@ -105,16 +108,18 @@ def main() -> None:
         f"`alignclf tag` on a {args.articles:,}-article JSONL feed (3-5 sentences and a title each), 2 CPU cores, "
         "one process per model, model loading included:",
         "",
-        "| model | seconds | articles/s | peak RSS (MB) |",
+        "| model | seconds | articles/s | peak RSS (MB), main process + largest worker |",
         "|---|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory(prefix="alignclf-tagging-") as scratch:
         scratch = Path(scratch)
         feed = scratch / "feed.jsonl"
         build_feed(feed, args.articles)
-        for model in args.models:
-            seconds, peak, summary = timed_tag(feed, scratch / "out.jsonl", model)
-            lines.append(f"| {Path(model).name} | {seconds:.1f} | {args.articles / seconds:.0f} | {peak:.0f} |")
+        for spec in args.models:
+            model, _, workers = spec.partition("@")
+            seconds, peak, summary = timed_tag(feed, scratch / "out.jsonl", model, int(workers or 1))
+            name = Path(model).name + (f" ({workers} workers)" if workers else "")
+            lines.append(f"| {name} | {seconds:.1f} | {args.articles / seconds:.0f} | {peak:.0f} |")
             print(lines[-1], "  ", summary, flush=True)
         if args.resume_check:
             lines += ["", resume_check(feed, args.resume_check, scratch)]

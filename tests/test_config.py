@@ -1,7 +1,7 @@
 import pytest
-from conftest import ROOT
 
 from alignclf.config import ConfigError, flatten, load_config
+from conftest import ROOT
 
 
 def test_committed_configs_validate():

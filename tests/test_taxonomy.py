@@ -1,9 +1,9 @@
 import ast
 
 import pytest
-from conftest import ROOT
 
 from alignclf.taxonomy import Taxonomy, TaxonomyError
+from conftest import ROOT
 
 
 def test_project_taxonomy_has_the_guide_labels(taxonomy):

@@ -74,6 +74,10 @@ def gazetteer():
         ("The posh restaurant served osh pilaf", []),
         ("Xi'an hosted the summit; Dushanbe sent a minister", ["China", "Tajikistan"]),
         ("UZBEKISTAN AND TAJIKISTAN SIGN DEAL", ["Tajikistan", "Uzbekistan"]),
+        ("The People’s Republic of China and the Kyrgyz Republic", ["China", "Kyrgyzstan"]),
+        ("the prc in lower case is a typo, not a country", []),
+        ("the PRC and Osh", ["China", "Kyrgyzstan"]),
+        ("The republic of people", []),
     ],
 )
 def test_countries_match_whole_words(gazetteer, text, countries):

@@ -17,6 +17,7 @@ _HAS_WORD = re.compile(r"\w", re.UNICODE)
 _LINES = re.compile(r"[^\n]*\n?")
 _ENDS_SENTENCE = re.compile(r"[.!?:;\"”’)\]。！？]\s*$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"\w+")
 _CLOSING = set("”’」』）》)]»")
 # Russian abbreviations that never end a sentence; "г." ends one after a year ("в 2026 г.").
 _NO_END = re.compile(
@@ -182,6 +183,9 @@ def leading_heading(text: str) -> Sentence | None:
 class Gazetteer:
     """Countries named in a text, by whole-word match of names, adjectives and cities.
 
+    A text is read once, word by word, with a dictionary lookup per word (and per prefix length
+    of the `Name*` entries), so the cost does not grow with the number of entries.
+
     >>> g = Gazetteer({"China": ["China", "Beijing"]})
     >>> g.find("Beijing and Chinatown"), g.find("Chinatown")
     (['China'], [])
@@ -190,30 +194,59 @@ class Gazetteer:
     def __init__(self, entries: dict[str, list[str]]):
         self.entries = {country: list(aliases) for country, aliases in entries.items()}
         self._countries = list(self.entries)
-        # One pattern for all countries, a named group each: the text is scanned once, not once per country.
-        groups = [f"(?P<c{i}>{self._compile(aliases).pattern})" for i, aliases in enumerate(self.entries.values())]
-        self._pattern = re.compile("|".join(groups)) if groups else None
+        # first word (lower case) -> (all words, exact words when case-sensitive, last word a prefix, country)
+        self._phrases: dict[str, list[tuple[tuple[str, ...], tuple[str, ...] | None, bool, int]]] = {}
+        self._prefix_lengths: dict[str, set[int]] = {}  # first letter -> lengths of the `Name*` stems
+        cjk: dict[str, int] = {}
+        for index, aliases in enumerate(self.entries.values()):
+            for alias in aliases:
+                stem = alias.removesuffix("*")
+                if _CJK.search(stem):
+                    cjk.setdefault(stem, index)
+                    continue
+                words = tuple(_WORD.findall(stem))
+                if not words:
+                    continue
+                prefix = alias.endswith("*")
+                # Short names (PRC, Osh) are case-sensitive so ordinary words do not match.
+                exact = words if len(stem) <= 3 else None
+                lowered = tuple(w.lower() for w in words)
+                key = lowered[0]
+                if prefix and len(words) == 1:
+                    self._prefix_lengths.setdefault(key[0], set()).add(len(key))
+                self._phrases.setdefault(key, []).append((lowered, exact, prefix, index))
+        # Chinese names match inside running text: it has no spaces, so no word boundaries.
+        ordered = sorted(cjk, key=len, reverse=True)
+        self._cjk = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._cjk_country = cjk
 
-    @staticmethod
-    def _compile(aliases: list[str]) -> re.Pattern[str]:
-        """Short aliases (PRC, Osh) are case-sensitive so ordinary words do not match; `Name*` takes any ending;
-        Chinese aliases match inside running text (no spaces, so no word boundaries)."""
-        parts = []
-        for alias in sorted(aliases, key=len, reverse=True):
-            stem = alias.removesuffix("*")
-            escaped = re.escape(stem).replace("'", "['’]")
-            if _CJK.search(stem):
-                parts.append(escaped)
-                continue
-            escaped = escaped if len(stem) <= 3 else f"(?i:{escaped})"
-            parts.append(rf"\b{escaped}\w*" if alias.endswith("*") else rf"\b{escaped}\b")
-        return re.compile("|".join(parts))
+    def _matches(self, words: list[str], lowered: list[str], at: int, candidate) -> bool:
+        phrase, exact, prefix, _ = candidate
+        end = at + len(phrase)
+        if end > len(words):
+            return False
+        for offset in range(len(phrase)):
+            last = offset == len(phrase) - 1
+            got = (words if exact else lowered)[at + offset]
+            want = (exact or phrase)[offset]
+            if not (got.startswith(want) if prefix and last else got == want):
+                return False
+        return True
 
     def find(self, text: str) -> list[str]:
         """Countries in gazetteer order, each once."""
-        if self._pattern is None:
-            return []
-        found = {int(match.lastgroup[1:]) for match in self._pattern.finditer(text)}
+        found: set[int] = set()
+        words = _WORD.findall(text)
+        lowered = [w.lower() for w in words]
+        phrases, prefixes = self._phrases, self._prefix_lengths
+        for at, word in enumerate(lowered):
+            keys = {word, *(word[:n] for n in prefixes.get(word[0], ()) if n < len(word))}
+            for key in keys:
+                for candidate in phrases.get(key, ()):
+                    if candidate[3] not in found and self._matches(words, lowered, at, candidate):
+                        found.add(candidate[3])
+        if self._cjk is not None and _CJK.search(text):
+            found.update(self._cjk_country[m.group()] for m in self._cjk.finditer(text))
         return [self._countries[i] for i in sorted(found)]
 
     @classmethod

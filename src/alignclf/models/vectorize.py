@@ -10,8 +10,8 @@ and L2 normalisation. `tests/test_models.py` checks the two agree.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -43,7 +43,13 @@ def _char_ngrams(text: str, low: int, high: int) -> list[str]:
 
 
 class Vectorizer:
-    """One feature block: an analyzer, a fixed vocabulary and idf weights, rows L2-normalised."""
+    """One feature block: an analyzer, a fixed vocabulary and idf weights, rows L2-normalised.
+
+    `char_wb` n-grams never cross a word, so each word's vocabulary columns are found once and
+    cached (news repeats its words); the cache is emptied when it reaches `CACHE_WORDS`.
+    """
+
+    CACHE_WORDS = 50_000
 
     def __init__(
         self,
@@ -58,9 +64,10 @@ class Vectorizer:
         self.low, self.high = int(ngram_range[0]), int(ngram_range[1])
         self.terms = list(vocabulary)
         self.index = {term: i for i, term in enumerate(self.terms)}
-        self.idf = np.asarray(idf, dtype=np.float32)
+        self.idf = np.asarray(idf, dtype=np.float64)
         self.sublinear_tf = sublinear_tf
         self.token_pattern = re.compile(token_pattern) if token_pattern else None
+        self._words: dict[str, list[int]] = {}
 
     @classmethod
     def from_sklearn(cls, fitted) -> Vectorizer:
@@ -75,24 +82,39 @@ class Vectorizer:
             return _char_wb_ngrams(text, self.low, self.high)
         return _char_ngrams(text, self.low, self.high)
 
+    def _columns(self, text: str) -> list[int]:
+        """The vocabulary columns of a text's n-grams, one per occurrence; -1 for an n-gram out of the vocabulary."""
+        index = self.index
+        if self.analyzer != "char_wb":
+            grams = self.grams(text)
+            return list(map(index.get, grams, repeat(-1, len(grams))))
+        columns, words = [], self._words
+        for word in text.lower().split():
+            found = words.get(word)
+            if found is None:
+                found = [i for i in map(index.get, _char_wb_ngrams(word, self.low, self.high)) if i is not None]
+                if len(words) >= self.CACHE_WORDS:
+                    words.clear()
+                words[word] = found
+            columns += found
+        return columns
+
     def transform(self, texts: Sequence[str]):
         from scipy.sparse import csr_matrix
 
-        indptr, indices, values = [0], [], []
-        index = self.index
-        for text in texts:
-            counts = Counter(i for i in map(index.get, self.grams(text)) if i is not None)
-            columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-            if self.sublinear_tf:
-                tf = np.log(tf) + 1
-            weights = tf * self.idf[columns]
-            norm = float(np.sqrt(np.dot(weights, weights)))
-            indices.append(columns)
-            values.append(weights / norm if norm else weights)
-            indptr.append(indptr[-1] + len(columns))
-        data = np.concatenate(values) if values else np.zeros(0, dtype=np.float32)
-        columns = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
-        matrix = csr_matrix((data, columns, np.asarray(indptr)), shape=(len(texts), len(self.terms)), dtype=np.float32)
-        matrix.sort_indices()
-        return matrix
+        found = [self._columns(text) for text in texts]
+        lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        columns = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(found)), lengths)
+        known = columns >= 0
+        rows, columns = rows[known], columns[known]
+        # Duplicate (row, column) pairs are summed: the term counts.
+        matrix = csr_matrix((np.ones(len(columns)), (rows, columns)), shape=(len(found), len(self.terms)))
+        matrix.sum_duplicates()
+        if self.sublinear_tf:
+            matrix.data = np.log(matrix.data) + 1
+        matrix.data *= self.idf[matrix.indices]
+        owner = np.repeat(np.arange(len(found)), np.diff(matrix.indptr))
+        norms = np.sqrt(np.bincount(owner, weights=matrix.data**2, minlength=len(found)))
+        matrix.data /= np.where(norms > 0, norms, 1.0)[owner]
+        return matrix.astype(np.float32)
