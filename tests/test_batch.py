@@ -120,6 +120,16 @@ def test_cli_exit_codes_and_summary(tiny_run, tmp_path):
     assert piped.returncode == 0 and json.loads(piped.stdout)["id"] == "s1"
     csv_piped = cli("tag", "-", "--model", model, input="id,text\nc1,Hackers hit the port.\nc2,Rain on Sunday.\n")
     assert csv_piped.returncode == 0 and [json.loads(line)["id"] for line in csv_piped.stdout.splitlines()] == ["c1", "c2"]
+    whole = (SAMPLES / "feed.xml").read_bytes()
+    cut = tmp_path / "cut.xml"
+    cut.write_bytes(whole[: whole.index(b"<item>", whole.index(b"<item>", 2000) + 10) + 40])
+    damaged = cli("tag", str(cut), "--model", model)
+    assert damaged.returncode == 3 and json.loads(damaged.stdout.splitlines()[-1])["id"] == f"{cut}:damaged"
+    foreign = tmp_path / "notes.jsonl"
+    foreign.write_text('{"note": "not tag output"}\n')
+    refused = cli("tag", str(bad), "-o", str(foreign), "--resume", "--model", model)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert foreign.read_text() == '{"note": "not tag output"}\n'
 
 
 @pytest.mark.slow

@@ -108,4 +108,8 @@ def test_config_problems_stop_training_before_any_work(tmp_path):
         app, ["train", "--config", str(ROOT / "configs" / "tiny.yaml"), *base, "tracking.champion_metric=test.nope"]
     )
     assert metric.exit_code == 2 and "is not a metric this run logs" in metric.output
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text((ROOT / "configs" / "taxonomy.yaml").read_text().replace("- name: energy", '- name: "energy sector"'))
+    label = runner.invoke(app, ["train", "--config", str(ROOT / "configs" / "tiny.yaml"), *base, f"taxonomy={taxonomy}"])
+    assert label.exit_code == 2 and "['energy sector'] cannot be metric names" in label.output
     assert not (tmp_path / "processed").exists() and not (tmp_path / "models").exists(), "nothing was built or trained"

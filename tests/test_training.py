@@ -138,6 +138,24 @@ def test_a_crash_ends_the_run_as_failed_with_what_was_logged(tiny_run, tmp_path,
     assert run.data.params["name"] == "crashing"
 
 
+def test_an_exported_folder_that_does_not_load_is_never_registered(tiny_run, tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from alignclf.models import ModelFolderError
+    from alignclf.training import Tagger
+
+    def refuse(folder, **options):
+        raise ModelFolderError(f"{folder}: cannot be loaded")
+
+    monkeypatch.setattr(Tagger, "from_folder", staticmethod(refuse))
+    before = {v.version for v in MlflowClient().search_model_versions("name = 'alignclf'")}
+    config = load_config(ROOT / "configs" / "tiny.yaml", project_overrides(tmp_path) + ["name=unloadable"])
+    with pytest.raises(ModelFolderError, match="cannot be loaded"):
+        train(config)
+    assert {v.version for v in MlflowClient().search_model_versions("name = 'alignclf'")} == before
+    assert not (tmp_path / "models" / "unloadable").exists()
+
+
 def test_a_label_without_examples_is_refused_before_fitting(tmp_path, taxonomy):
     from alignclf.data import LabelledDataError
 

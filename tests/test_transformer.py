@@ -93,6 +93,21 @@ def test_an_onnx_loaded_folder_can_be_saved_again(minilm_run, tmp_path):
     np.testing.assert_allclose(again.predict_proba(UNITS), onnx_model.predict_proba(UNITS), atol=1e-9)
 
 
+def test_weights_load_only_from_safetensors(minilm_run, tmp_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(minilm_run[1].folder, folder)
+    weights = folder / "hf" / "model.safetensors"
+    torch.save(load_file(weights), folder / "hf" / "pytorch_model.bin")
+    weights.unlink()
+    with pytest.raises(Exception, match="safetensors|model.safetensors"):
+        load_folder(folder, runtime="torch")
+
+
 def test_the_tagger_gives_the_same_shape_of_answer_for_both_kinds(minilm_run, tiny_tagger):
     from alignclf.resolve import load_model
 

@@ -97,9 +97,15 @@ def _parquet_records(content: bytes, name: str, fields: Fields) -> Any:
                 yield Record(identifier, text, **metadata)
 
 
+def _frame(rows: list[dict]) -> Any:
+    """Rows as plain Python objects: pandas 3's Arrow-backed `str` columns reach Spark as chunked arrays it refuses."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, dtype=object)
+
+
 def _read_partition(fields: Fields, max_chars: int):
     """Files (with their bytes) in, records out, numbered within their file."""
-    import pandas as pd
 
     def run(frames):
         for frame in frames:
@@ -116,21 +122,20 @@ def _read_partition(fields: Fields, max_chars: int):
                     row["warnings"], row["keep"] = list(record.warnings), json.dumps(record.keep, ensure_ascii=False)
                     rows.append(row)
                     if len(rows) == 1024:
-                        yield pd.DataFrame(rows)
+                        yield _frame(rows)
                         rows = []
                 if rows:
-                    yield pd.DataFrame(rows)
+                    yield _frame(rows)
 
     return run
 
 
 def _tag_partition(model: str, max_chars: int):
     """Records in, output rows out: the JSON line exactly as the local engine writes it, and typed columns."""
-    import pandas as pd
 
     def run(frames):
         for frame in frames:
-            items = frame.to_dict("records")
+            items = frame.astype(object).where(frame.notna(), None).to_dict("records")  # pandas 3 reads a null string as NaN
             records = [
                 Record(
                     r["id"],
@@ -155,7 +160,7 @@ def _tag_partition(model: str, max_chars: int):
                     | typed
                     | {"keep": json.dumps(kept, ensure_ascii=False)}
                 )
-            yield pd.DataFrame(rows)
+            yield _frame(rows)
 
     return run
 
