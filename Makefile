@@ -38,8 +38,8 @@ train-minilm: install
 train-static: install
 	$(BIN)/python train.py --config configs/static.yaml
 
-# The multilingual model, and models/router/: English to the default model, Russian, Chinese and the
-# encoder's other languages to the multilingual one.
+# The multilingual model, and models/router/: English to the default model, Russian and Chinese to the
+# multilingual one (the languages it was trained on).
 train-multilingual: install
 	$(BIN)/python train.py --config configs/multilingual.yaml
 	$(BIN)/python -c "from alignclf.routing import write_router; write_router('models/router', ['models/$(DEFAULT)', 'models/multilingual'])"
