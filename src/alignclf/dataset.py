@@ -186,13 +186,22 @@ articles: {", ".join(f"{split} {n}" for split, n in sentences_in_articles.items(
 """
 
 
+def _from_rows(rows: list[dict], features: Any) -> Any:
+    """A split from its rows; an empty one (no labelled articles yet) still has its columns."""
+    from datasets import Dataset
+
+    if not rows:
+        return Dataset.from_dict({name: [] for name in features}, features=features)
+    return Dataset.from_list(rows, features=features)
+
+
 def build_dataset(config: Config) -> BuildResult:
     """Validate, dedupe, split and write the processed dataset; deterministic for given files.
 
     The folder is written beside its target and renamed into place, so concurrent trainings
     never read a half-written dataset.
     """
-    from datasets import Dataset, DatasetDict
+    from datasets import DatasetDict
     from datasets.utils.logging import disable_progress_bar
 
     disable_progress_bar()
@@ -229,7 +238,7 @@ def build_dataset(config: Config) -> BuildResult:
     )
     sentences = DatasetDict(
         {
-            name: Dataset.from_list(
+            name: _from_rows(
                 [
                     {
                         "id": e.id,
@@ -248,7 +257,7 @@ def build_dataset(config: Config) -> BuildResult:
     )
     article_sets = DatasetDict(
         {
-            name: Dataset.from_list(_encoded(article_rows(rows), taxonomy), features=_article_features(taxonomy))
+            name: _from_rows(_encoded(article_rows(rows), taxonomy), _article_features(taxonomy))
             for name, rows in article_splits.items()
         }
     )
@@ -275,8 +284,10 @@ def _write(
 ):
     import pandas as pd
 
-    sentences.save_to_disk(str(folder / "dataset"))
-    article_sets.save_to_disk(str(folder / "articles"))
+    for name, sets in (("dataset", sentences), ("articles", article_sets)):
+        written = type(sets)({split: rows for split, rows in sets.items() if len(rows)})  # see _load_splits
+        if written:
+            written.save_to_disk(str(folder / name))
     (folder / "parquet").mkdir()
     for name, rows in result.splits.items():
         frame = sentences[name].to_pandas()
@@ -386,19 +397,28 @@ class ProcessedData:
         return units, label_matrix(parts, taxonomy)
 
 
+def _load_splits(folder: Path, sizes: dict[str, int], features: Any) -> Any:
+    """The saved splits, and the empty ones the build did not save: `datasets` cannot read an empty split back."""
+    from datasets import Dataset, DatasetDict, load_from_disk
+
+    loaded = load_from_disk(str(folder)) if (folder / "dataset_dict.json").is_file() else DatasetDict()
+    empty = {split: Dataset.from_dict({n: [] for n in features}, features=features) for split, n in sizes.items() if n == 0}
+    return DatasetDict({**empty, **loaded})
+
+
 def load_processed(config: Config, taxonomy: Taxonomy) -> ProcessedData:
     """Open the processed build of the current labelled files, building it first when there is none.
 
     Builds live in `data/processed/<fingerprint>/`, so trainings of different data or seeds
     running at once never rebuild a folder another one is reading.
     """
-    from datasets import load_from_disk
 
     out = Path(config.data.processed_dir) / sources_fingerprint(config, taxonomy)
     if not (out / "manifest.json").is_file():
         build_dataset(config)
     manifest = json.loads((out / "manifest.json").read_text())
-    dataset, articles = load_from_disk(str(out / "dataset")), load_from_disk(str(out / "articles"))
+    dataset = _load_splits(out / "dataset", manifest["sizes"], _sentence_features(taxonomy))
+    articles = _load_splits(out / "articles", manifest["article_sizes"], _article_features(taxonomy))
     missing = [split for split in SPLITS if split not in dataset or split not in articles]
     if missing:
         raise LabelledDataError([f"{out}: processed dataset lacks split(s) {missing}; run `alignclf data build`"])
