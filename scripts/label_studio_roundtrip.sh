@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The review loop end to end against a real Label Studio 1.23 on 127.0.0.1:
 # suggest tasks -> project with the generated labelling config -> two annotators label through the API
-# -> JSON export -> import_export -> a dataset build that includes the reviewed file.
+# -> JSON export -> import_export -> a dataset build that includes the reviewed file -> a TF-IDF training on it.
 #
 # Label Studio lives in its own venv (LS_VENV), never in the project's. Its data dir, the export and the
 # dataset build go to a throwaway folder (WORK); nothing under data/ is changed. The server listens on
@@ -255,3 +255,7 @@ print(f"digest {result.digest}: {sum(len(r) for r in result.splits.values())} se
 card = (result.directory / "DATACARD.md").read_text()
 print("\n".join(line for line in card.splitlines() if line.startswith("- ") and "reviewed" in line))
 PY
+
+echo "== 7. train TF-IDF on that dataset (model and MLflow store in WORK)"
+MLFLOW_TRACKING_URI="sqlite:///$WORK/mlflow.db" "$PY" train.py --config configs/tfidf.yaml \
+  "data.labelled_dir=$WORK/labelled" "data.processed_dir=$WORK/processed" "output_dir=$WORK/models" name=reviewed
