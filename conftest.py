@@ -45,6 +45,19 @@ def mlflow_store(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """Sixty sentences and thirty articles from the committed data, a mix of every label and none."""
+    folder = tmp_path_factory.mktemp("tiny-data")
+    (folder / "labelled").mkdir()
+    (folder / "articles").mkdir()
+    lines = (ROOT / "data" / "labelled" / "authored.jsonl").read_text().splitlines()
+    (folder / "labelled" / "tiny.jsonl").write_text("\n".join(lines[::38][:60]) + "\n")
+    articles = [line for path in sorted((ROOT / "data" / "articles").glob("*.jsonl")) for line in path.read_text().splitlines()]
+    (folder / "articles" / "tiny.jsonl").write_text("\n".join(articles[::31][:30]) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, mlflow_store):
     """The tiny TF-IDF config trained once on the committed data, tracked in the private store."""
     from alignclf.config import load_config

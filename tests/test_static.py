@@ -34,19 +34,6 @@ def tiny_bert(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    """Sixty sentences and thirty articles from the committed data, a mix of every label and none."""
-    folder = tmp_path_factory.mktemp("tiny-data")
-    (folder / "labelled").mkdir()
-    (folder / "articles").mkdir()
-    lines = (ROOT / "data" / "labelled" / "authored.jsonl").read_text().splitlines()
-    (folder / "labelled" / "tiny.jsonl").write_text("\n".join(lines[::38][:60]) + "\n")
-    articles = [line for path in sorted((ROOT / "data" / "articles").glob("*.jsonl")) for line in path.read_text().splitlines()]
-    (folder / "articles" / "tiny.jsonl").write_text("\n".join(articles[::31][:30]) + "\n")
-    return folder
-
-
 def tiny_config(tmp_path, tiny_data, tiny_bert, *extra):
     overrides = project_overrides(tmp_path, tiny_data / "labelled", tiny_data / "articles")
     return load_config(

@@ -235,9 +235,7 @@ def tag_to_file(
     """`alignclf tag -o FILE`: locked, and with `resume` continued after the lines a killed run left."""
     check_output(output)
     with exclusive(output):
-        # A router's lines name the model of each record's language.
-        names = {tagger.name, *(t.name for t in getattr(tagger, "taggers", ()))}
-        point = resume_point(output, names) if resume else Resume()
+        point = resume_point(output, tagger.model_names) if resume else Resume()
         if point.lines:
             records = skip_done(records, output, point)
         if resume and output.exists():

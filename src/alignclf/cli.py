@@ -38,6 +38,14 @@ def data_build(
     typer.echo(f"\ndigest {result.digest}; {result.removed_duplicates} near-duplicates removed; written to {result.directory}")
 
 
+# Options several commands share: one spelling, one help text.
+ModelOption = Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")]
+TextField = Annotated[str, typer.Option(help="JSONL/CSV field with the text.")]
+IdField = Annotated[str, typer.Option(help="JSONL/CSV field with the id.")]
+UrlField = Annotated[str, typer.Option(help="JSONL/CSV field with the article's link.")]
+FormatOption = Annotated[str, typer.Option("--format", help="auto|jsonl|csv|rss|html|txt")]
+
+
 @app.command()
 def train(
     overrides: Annotated[
@@ -58,7 +66,7 @@ def train(
 @app.command()
 def evaluate(
     data: Annotated[Path, typer.Option(help="Labelled JSONL file: sentences or articles (told apart by their lines).")],
-    model: Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")] = None,
+    model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as one JSON object.")] = False,
 ) -> None:
     """Score a model on any labelled sentence or article file."""
@@ -85,12 +93,12 @@ def evaluate(
 def tag(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Output JSONL (default: stdout).")] = None,
-    model: Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="auto|jsonl|csv|rss|html|txt")] = "auto",
-    text_field: Annotated[str, typer.Option(help="JSONL/CSV field with the text.")] = "text",
-    id_field: Annotated[str, typer.Option(help="JSONL/CSV field with the id.")] = "id",
+    model: ModelOption = None,
+    fmt: FormatOption = "auto",
+    text_field: TextField = "text",
+    id_field: IdField = "id",
     title_field: Annotated[str, typer.Option(help="JSONL/CSV field with the title (scored as the title).")] = "title",
-    url_field: Annotated[str, typer.Option(help="JSONL/CSV field with the article's link.")] = "url",
+    url_field: UrlField = "url",
     date_field: Annotated[str, typer.Option(help="JSONL/CSV field with the publication date.")] = "published",
     keep: Annotated[list[str] | None, typer.Option(help="Copy this input field to the output (repeatable).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue a killed run: skip the records already written, append.")] = False,
@@ -147,7 +155,7 @@ def report(
 
 @app.command()
 def serve(
-    model: Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")] = None,
+    model: ModelOption = None,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 1,
@@ -171,13 +179,13 @@ def review_suggest(
     ],
     n: Annotated[int, typer.Option("--n", min=1, help="How many sentences to suggest.")] = 200,
     strategy: Annotated[str, typer.Option(help="uncertainty|disagreement")] = "uncertainty",
-    model: Annotated[str | None, typer.Option(help="Model folder or MLflow URI (default: see README).")] = None,
+    model: ModelOption = None,
     other_model: Annotated[str | None, typer.Option(help="Second model, for --strategy disagreement.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="auto|jsonl|csv|rss|html|txt")] = "auto",
-    text_field: Annotated[str, typer.Option(help="JSONL/CSV field with the text.")] = "text",
-    id_field: Annotated[str, typer.Option(help="JSONL/CSV field with the id.")] = "id",
+    fmt: FormatOption = "auto",
+    text_field: TextField = "text",
+    id_field: IdField = "id",
     title_field: Annotated[str, typer.Option(help="JSONL/CSV field with the title.")] = "title",
-    url_field: Annotated[str, typer.Option(help="JSONL/CSV field with the article's link.")] = "url",
+    url_field: UrlField = "url",
 ) -> None:
     """Pick the sentences most worth a human look and write them as Label Studio tasks with the model's predictions."""
     from alignclf.errors import AlignclfError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import mlflow.pyfunc
 import pandas as pd
 
 from alignclf.records import METADATA_FIELDS, OUTPUT_FIELDS, Record, record_id, tag_records, text_or_none
-from alignclf.routing import ROUTER_FILE, Router
+from alignclf.routing import Router, read_router
 from alignclf.tagger import Tagger
 
 # The models-from-code file MLflow runs to build the model, and the package logged beside it as code.
@@ -50,7 +49,7 @@ class TaggerModel(mlflow.pyfunc.PythonModel):
         self.folder = context.artifacts["model_dir"]
         routes = sorted((k for k in context.artifacts if k.startswith("route_")), key=lambda k: int(k.split("_")[1]))
         if routes:  # a router: its models travel as artifacts of their own
-            name = json.loads((Path(self.folder) / ROUTER_FILE).read_text())["name"]
+            name, _ = read_router(self.folder)  # the routes are the artifacts, not the paths it names
             self.tagger = Router([Tagger.from_folder(context.artifacts[k]) for k in routes], name)
         else:
             self.tagger = Tagger.from_folder(self.folder)

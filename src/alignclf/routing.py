@@ -46,6 +46,11 @@ class Router:
         self.names = taggers[0].names
         self.languages = list(dict.fromkeys(language for t in taggers for language in t.languages))
 
+    @property
+    def model_names(self) -> set[str]:
+        """Its own name (texts no model covers) and its models' (each text's language picks one)."""
+        return {self.name, *(t.name for t in self.taggers)}
+
     def route(self, language: str | None) -> Tagger | None:
         """The first model covering `language`; a text without letters goes to the first model."""
         if language is None:

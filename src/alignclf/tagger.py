@@ -90,6 +90,11 @@ class Tagger:
         self._pillars = set(taxonomy.pillars)
 
     @property
+    def model_names(self) -> set[str]:
+        """The names a `model` field of this tagger's output can carry."""
+        return {self.name}
+
+    @property
     def thresholds(self) -> np.ndarray:
         """Sentence thresholds: they decide which sentences are evidence."""
         return self.decision.sentence_thresholds

@@ -48,7 +48,20 @@ class Model(ABC):
     public ones, so training and tagging always feed a model the same form of text.
     """
 
-    kind: ClassVar[str]
+    kind: ClassVar[str]  # also the key of the kind's settings under `model` in the config
+
+    def __init__(self, settings: Any, seed: int, labels: Sequence[str]):
+        self.settings = settings
+        self.seed = seed
+        self.labels = list(labels)
+
+    @classmethod
+    def from_config(cls, config: Config, taxonomy: Taxonomy) -> Model:
+        return cls(getattr(config.model, cls.kind), config.seed, taxonomy.names)
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.labels)
 
     def fit(
         self,
@@ -73,10 +86,6 @@ class Model(ABC):
             return np.zeros((0, self.n_labels))
         return self._predict_proba(as_units(units))
 
-    @property
-    @abstractmethod
-    def n_labels(self) -> int: ...
-
     @abstractmethod
     def _fit(
         self,
@@ -97,10 +106,6 @@ class Model(ABC):
     @classmethod
     @abstractmethod
     def load(cls, directory: Path, **options: Any) -> Model: ...
-
-    @classmethod
-    @abstractmethod
-    def from_config(cls, config: Config, taxonomy: Taxonomy) -> Model: ...
 
 
 def library_versions(*packages: str) -> dict[str, str]:

@@ -30,6 +30,11 @@ def embed_distinct(texts: Sequence[str], encode: Callable[[list[str]], np.ndarra
     return out
 
 
+def blocks_for(units: Sequence[Unit], blocks: Sequence[str]) -> list[str]:
+    """The blocks a head is trained on: without any context in train, only the sentence's (contexts are ignored)."""
+    return list(blocks) if any(u.context for u in units) else ["text"]
+
+
 def unit_features(units: Sequence[Unit], embed: Callable[[list[str]], np.ndarray], blocks: Sequence[str]) -> np.ndarray:
     """The blocks asked for, side by side: `text`, `context`, `product` (where the two agree)."""
     text = embed([u.text for u in units])

@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from alignclf.config import Config, MultilingualConfig
+from alignclf.config import MultilingualConfig
 from alignclf.context import Unit
 from alignclf.models.base import MetricLogger, Model, ModelFolderError
-from alignclf.models.head import BLOCKS, LinearHead, embed_distinct, log_loss, unit_features
+from alignclf.models.head import BLOCKS, LinearHead, blocks_for, embed_distinct, log_loss, unit_features
 from alignclf.models.tfidf import TfidfModel
-from alignclf.taxonomy import Taxonomy
 
 HEAD_FILE = "multilingual-head.safetensors"
 SETTINGS_FILE = "multilingual.json"
@@ -62,21 +61,11 @@ class MultilingualModel(Model):
     kind = "multilingual"
 
     def __init__(self, settings: MultilingualConfig, seed: int, labels: list[str]):
-        self.settings = settings
-        self.seed = seed
-        self.labels = list(labels)
+        super().__init__(settings, seed, labels)
         self.blocks_: list[str] = list(BLOCKS)
         self.head_ = LinearHead()
         self.lexical_: TfidfModel | None = None
         self.weight_ = 1.0  # of the encoder's scores against the lexical model's
-
-    @classmethod
-    def from_config(cls, config: Config, taxonomy: Taxonomy) -> MultilingualModel:
-        return cls(config.model.multilingual, config.seed, taxonomy.names)
-
-    @property
-    def n_labels(self) -> int:
-        return len(self.labels)
 
     @property
     def dim(self) -> int:
@@ -100,7 +89,7 @@ class MultilingualModel(Model):
         workdir: Path | None,
     ) -> MultilingualModel:
         s = self.settings
-        self.blocks_ = list(BLOCKS) if any(u.context for u in units) else ["text"]
+        self.blocks_ = blocks_for(units, BLOCKS)
         features = unit_features(units, self._embed, self.blocks_)
         self.head_.fit(features, targets, s.C, s.class_weight, s.max_iter, self.seed)
         if s.lexical is not None:

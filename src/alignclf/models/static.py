@@ -13,11 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from alignclf.config import Config, StaticConfig
+from alignclf.config import StaticConfig
 from alignclf.context import Unit
 from alignclf.models.base import MetricLogger, Model, ModelFolderError
-from alignclf.models.head import LinearHead, embed_distinct, log_loss, unit_features
-from alignclf.taxonomy import Taxonomy
+from alignclf.models.head import LinearHead, blocks_for, embed_distinct, log_loss, unit_features
 
 EMBEDDINGS_DIR = "static"
 # What model2vec's save_pretrained writes and scoring reads.
@@ -128,20 +127,10 @@ class StaticModel(Model):
     kind = "static"
 
     def __init__(self, settings: StaticConfig, seed: int, labels: list[str]):
-        self.settings = settings
-        self.seed = seed
-        self.labels = list(labels)
+        super().__init__(settings, seed, labels)
         self.static_: Any = None  # a model2vec StaticModel
         self.blocks_: list[str] = list(BLOCKS)
         self.head_ = LinearHead()
-
-    @classmethod
-    def from_config(cls, config: Config, taxonomy: Taxonomy) -> StaticModel:
-        return cls(config.model.static, config.seed, taxonomy.names)
-
-    @property
-    def n_labels(self) -> int:
-        return len(self.labels)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         def encode(distinct: list[str]) -> np.ndarray:
@@ -162,8 +151,7 @@ class StaticModel(Model):
         self.static_ = distil(s)
         if s.finetune_epochs:
             self.static_ = finetune(self.static_, units, targets, validation, s, self.seed)
-        # Trained without context: contexts are ignored when scoring, as in the TF-IDF kind.
-        self.blocks_ = list(BLOCKS) if any(u.context for u in units) else ["text"]
+        self.blocks_ = blocks_for(units, BLOCKS)
         self.head_.fit(unit_features(units, self._embed, self.blocks_), targets, s.C, s.class_weight, s.max_iter, self.seed)
         if validation is not None:
             log({"validation.loss": log_loss(self._predict_proba(validation[0]), validation[1])}, 0)

@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from alignclf.config import Config, TfidfConfig
+from alignclf.config import TfidfConfig
 from alignclf.context import Unit
 from alignclf.models.base import MetricLogger, Model, ModelFolderError
 from alignclf.models.vectorize import Vectorizer
-from alignclf.taxonomy import Taxonomy
 
 WEIGHTS_FILE = "tfidf.safetensors"
 VOCABULARY_FILE = "tfidf.json"
@@ -67,20 +66,10 @@ class TfidfModel(Model):
     kind = "tfidf"
 
     def __init__(self, settings: TfidfConfig, seed: int, labels: list[str]):
-        self.settings = settings
-        self.seed = seed
-        self.labels = list(labels)
+        super().__init__(settings, seed, labels)
         self.vectorizers_: dict[str, Any] = {}
         self.coef_: np.ndarray | None = None
         self.intercept_: np.ndarray | None = None
-
-    @classmethod
-    def from_config(cls, config: Config, taxonomy: Taxonomy) -> TfidfModel:
-        return cls(config.model.tfidf, config.seed, taxonomy.names)
-
-    @property
-    def n_labels(self) -> int:
-        return len(self.labels)
 
     def _features(self, units: list[Unit], fit: bool = False):
         from scipy.sparse import hstack

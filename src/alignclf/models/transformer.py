@@ -150,9 +150,7 @@ class TransformerModel(Model):
     kind = "transformer"
 
     def __init__(self, settings: TransformerConfig, seed: int, labels: list[str], sectors: list[int] | None = None):
-        self.settings = settings
-        self.seed = seed
-        self.labels = list(labels)
+        super().__init__(settings, seed, labels)
         # Columns of the sector labels: early stopping watches their macro F1, as the champion metric does.
         self.sectors = list(sectors) if sectors is not None else list(range(len(labels)))
         self.model_ = None
@@ -163,10 +161,6 @@ class TransformerModel(Model):
     @classmethod
     def from_config(cls, config: Config, taxonomy: Taxonomy) -> TransformerModel:
         return cls(config.model.transformer, config.seed, taxonomy.names, [taxonomy.names.index(s) for s in taxonomy.sectors])
-
-    @property
-    def n_labels(self) -> int:
-        return len(self.labels)
 
     @property
     def encoder(self) -> Encoder:
