@@ -36,7 +36,7 @@ class DataConfig(_Strict):
 
 class TfidfConfig(_Strict):
     word_ngrams: tuple[int, int] = (1, 2)
-    # None: words only (the article gate reads whole articles, where words carry the topic).
+    # None: words only.
     char_ngrams: tuple[int, int] | None = (2, 5)
     # char_wb: n-grams inside words; char: across them too, which Chinese (written without spaces) needs.
     char_analyzer: Literal["char_wb", "char"] = "char_wb"
@@ -102,7 +102,12 @@ class MultilingualConfig(_Strict):
     # encoder's scores; the weight of the encoder is chosen on validation from `weights` (None: no lexical part).
     lexical: TfidfConfig | None = TfidfConfig(char_analyzer="char", char_ngrams=(1, 4))
     weights: list[float] = Field([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], min_length=1)
-    C: float = Field(1.0, gt=0)
+    # The head on the encoder's vectors: `mlp` (one hidden layer all labels share) or `linear` (one
+    # logistic regression per label, regularised by C, weighted by class_weight).
+    head: Literal["mlp", "linear"] = "mlp"
+    hidden: int = Field(512, ge=1)
+    alpha: float = Field(1e-2, ge=0)
+    C: float = Field(0.1, gt=0)
     class_weight: Literal["balanced"] | None = "balanced"
     max_iter: int = Field(2000, ge=1)
     # BLAS threads of the encoder: one is fastest on a busy 2-core machine (more spin against other work).
@@ -144,8 +149,9 @@ class ArticleConfig(_Strict):
     aggregates: list[Literal["max", "top2", "top3", "gate", "blend"]] = Field(
         ["max", "top2", "top3", "gate", "blend"], min_length=1
     )
-    # The article gate: a word TF-IDF classifier of whole articles (None: no gate).
-    gate: TfidfConfig | None = TfidfConfig(char_ngrams=None, C=4.0)
+    # The article gate: a TF-IDF classifier of whole articles (None: no gate). Character 3-5-grams
+    # beside the words raise the best article decision on validation (TF-IDF 0.932 -> 0.941).
+    gate: TfidfConfig | None = TfidfConfig(char_ngrams=(3, 5), C=4.0)
     # Highest share of off-topic validation articles that may get any tag.
     false_alarm_budget: float = Field(0.05, ge=0, le=1)
 

@@ -1,8 +1,8 @@
-"""A linear multi-label head over sentence vectors: one logistic regression per label, stored as safetensors.
+"""Multi-label heads over sentence vectors, stored as safetensors: linear (a logistic regression per label) or MLP.
 
 The kinds that embed text (static, multilingual) read a unit as blocks of `emb(text)`,
 `emb(context)` and, for some, `emb(text) * emb(context)` (an empty context is a zero vector),
-and share this head.
+and share these heads.
 """
 
 from __future__ import annotations
@@ -86,6 +86,57 @@ class LinearHead:
         if head.coef_.shape != (labels, width):
             raise ModelFolderError(f"{path}: coefficients {head.coef_.shape} do not fit {labels} labels of {width} features")
         return head
+
+
+class MlpHead:
+    """One hidden ReLU layer that all labels share, a sigmoid output per label (scikit-learn's `MLPClassifier`).
+
+    A frozen encoder's vectors mix topic and language; a hidden layer can separate what a
+    linear head cannot. Training stops early on a seeded tenth of train, so a seed fixes it.
+    """
+
+    KEYS = ("hidden_weight", "hidden_bias", "output_weight", "output_bias")
+
+    def __init__(self, weights: dict[str, np.ndarray] | None = None):
+        self.weights_ = weights or {}
+
+    def fit(self, features: np.ndarray, targets: np.ndarray, hidden: int, alpha: float, max_iter: int, seed: int):
+        from sklearn.neural_network import MLPClassifier
+
+        mlp = MLPClassifier(
+            hidden_layer_sizes=(hidden,), alpha=alpha, early_stopping=True, max_iter=max_iter, random_state=seed
+        ).fit(features, targets)
+        values = (mlp.coefs_[0], mlp.intercepts_[0], mlp.coefs_[1], mlp.intercepts_[1])
+        self.weights_ = {key: np.asarray(value, dtype=np.float32) for key, value in zip(self.KEYS, values)}
+        return self
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        w = self.weights_
+        hidden = np.maximum(features.astype(np.float32) @ w["hidden_weight"] + w["hidden_bias"], 0.0)
+        logits = (hidden @ w["output_weight"] + w["output_bias"]).astype(np.float64)
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def save(self, path: Path) -> None:
+        from safetensors.numpy import save_file
+
+        save_file(self.weights_, str(path))
+
+    @classmethod
+    def load(cls, path: Path, labels: int, width: int) -> MlpHead:
+        from safetensors.numpy import load_file
+
+        if not path.is_file():
+            raise ModelFolderError(f"{path.parent}: {path.name} is missing")
+        tensors = load_file(str(path))
+        missing = [key for key in cls.KEYS if key not in tensors]
+        if missing:
+            raise ModelFolderError(f"{path}: not an MLP head (missing {', '.join(missing)})")
+        hidden = tensors["hidden_weight"].shape[-1]
+        shapes = {"hidden_weight": (width, hidden), "hidden_bias": (hidden,), "output_weight": (hidden, labels), "output_bias": (labels,)}
+        for key, shape in shapes.items():
+            if tensors[key].shape != shape:
+                raise ModelFolderError(f"{path}: {key} is {tensors[key].shape}, but {labels} labels of {width} features need {shape}")
+        return cls({key: tensors[key] for key in cls.KEYS})
 
 
 def log_loss(scores: np.ndarray, truth: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Multilingual kind: a frozen multilingual sentence encoder with a linear head, averaged with character n-grams.
+"""Multilingual kind: a frozen multilingual sentence encoder with an MLP (or linear) head, averaged with character n-grams.
 
 English, Russian and Chinese (and the encoder's other languages) share one vector space, so
 labels learnt from English and its translations carry across languages; character n-grams
@@ -20,7 +20,7 @@ import numpy as np
 from alignclf.config import MultilingualConfig
 from alignclf.context import Unit
 from alignclf.models.base import MetricLogger, Model, ModelFolderError
-from alignclf.models.head import BLOCKS, LinearHead, blocks_for, embed_distinct, log_loss, unit_features
+from alignclf.models.head import BLOCKS, LinearHead, MlpHead, blocks_for, embed_distinct, log_loss, unit_features
 from alignclf.models.tfidf import TfidfModel
 
 HEAD_FILE = "multilingual-head.safetensors"
@@ -46,8 +46,11 @@ def encoder(name: str, threads: int) -> Any:
     raise ModelFolderError(f"unknown multilingual encoder {name!r} (known: {', '.join(ENCODERS)})")
 
 
+HEADS = {"linear": LinearHead, "mlp": MlpHead}
+
+
 class MultilingualModel(Model):
-    """A frozen multilingual encoder reads each sentence and its context; a linear head scores them.
+    """A frozen multilingual encoder reads each sentence and its context; a head scores them.
 
     >>> from alignclf.taxonomy import Taxonomy
     >>> t = Taxonomy.from_dict({"pillars": [{"name": "security"}], "sectors": [{"name": "energy"}]})
@@ -63,7 +66,7 @@ class MultilingualModel(Model):
     def __init__(self, settings: MultilingualConfig, seed: int, labels: list[str]):
         super().__init__(settings, seed, labels)
         self.blocks_: list[str] = list(BLOCKS)
-        self.head_ = LinearHead()
+        self.head_: LinearHead | MlpHead = HEADS[settings.head]()
         self.lexical_: TfidfModel | None = None
         self.weight_ = 1.0  # of the encoder's scores against the lexical model's
 
@@ -91,7 +94,10 @@ class MultilingualModel(Model):
         s = self.settings
         self.blocks_ = blocks_for(units, BLOCKS)
         features = unit_features(units, self._embed, self.blocks_)
-        self.head_.fit(features, targets, s.C, s.class_weight, s.max_iter, self.seed)
+        if s.head == "mlp":
+            self.head_.fit(features, targets, s.hidden, s.alpha, s.max_iter, self.seed)
+        else:
+            self.head_.fit(features, targets, s.C, s.class_weight, s.max_iter, self.seed)
         if s.lexical is not None:
             self.lexical_ = TfidfModel(s.lexical, self.seed, self.labels)._fit(units, targets, None, log, workdir)
             self.weight_ = self._choose_weight(validation) if validation is not None else 0.5
@@ -150,6 +156,7 @@ class MultilingualModel(Model):
             raise ModelFolderError(f"{directory}: {SETTINGS_FILE} is missing")
         try:
             tree = json.loads(path.read_text(encoding="utf-8"))
+            tree["settings"].setdefault("head", "linear")  # folders from before the MLP head hold a linear one
             model = cls(MultilingualConfig(**tree["settings"]), seed=0, labels=tree["labels"])
             model.blocks_ = list(tree["blocks"])
             model.weight_ = float(tree["weight"])
@@ -165,7 +172,8 @@ class MultilingualModel(Model):
                 f"{directory}: trained on {package} {tree['encoder_version']}, but {installed} is installed; "
                 f"pip install {package}=={tree['encoder_version']}, or retrain"
             )
-        model.head_ = LinearHead.load(directory / HEAD_FILE, len(model.labels), model.dim * len(model.blocks_))
+        width = model.dim * len(model.blocks_)
+        model.head_ = HEADS[model.settings.head].load(directory / HEAD_FILE, len(model.labels), width)
         if (directory / LEXICAL_DIR).is_dir():
             model.lexical_ = TfidfModel.load(directory / LEXICAL_DIR)
         return model
