@@ -78,6 +78,7 @@ bench: install java
 	$(BIN)/python benchmarks/training.py configs/tfidf.yaml configs/static.yaml configs/minilm.yaml configs/multilingual.yaml
 	$(BIN)/python benchmarks/designs.py --config configs/tfidf.yaml
 	$(BIN)/python benchmarks/models.py models/tfidf models/static models/minilm models/multilingual
+	$(BIN)/python benchmarks/encoders.py
 	$(BIN)/python benchmarks/throughput.py --folders models/tfidf models/static models/minilm models/multilingual
 	$(BIN)/python benchmarks/tagging.py --models models/tfidf models/tfidf@2 models/static models/static@2 models/minilm models/router --resume-check models/tfidf
 	$(BIN)/python benchmarks/serve.py --models models/tfidf models/minilm

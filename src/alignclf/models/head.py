@@ -82,6 +82,8 @@ class LinearHead:
         if not path.is_file():
             raise ModelFolderError(f"{path.parent}: {path.name} is missing")
         tensors = load_file(str(path))
+        if not {"coef", "intercept"} <= set(tensors):
+            raise ModelFolderError(f"{path}: not a linear head (it holds {', '.join(sorted(tensors))})")
         head = cls(tensors["coef"], tensors["intercept"])
         if head.coef_.shape != (labels, width):
             raise ModelFolderError(f"{path}: coefficients {head.coef_.shape} do not fit {labels} labels of {width} features")
@@ -132,10 +134,17 @@ class MlpHead:
         if missing:
             raise ModelFolderError(f"{path}: not an MLP head (missing {', '.join(missing)})")
         hidden = tensors["hidden_weight"].shape[-1]
-        shapes = {"hidden_weight": (width, hidden), "hidden_bias": (hidden,), "output_weight": (hidden, labels), "output_bias": (labels,)}
+        shapes = {
+            "hidden_weight": (width, hidden),
+            "hidden_bias": (hidden,),
+            "output_weight": (hidden, labels),
+            "output_bias": (labels,),
+        }
         for key, shape in shapes.items():
             if tensors[key].shape != shape:
-                raise ModelFolderError(f"{path}: {key} is {tensors[key].shape}, but {labels} labels of {width} features need {shape}")
+                raise ModelFolderError(
+                    f"{path}: {key} is {tensors[key].shape}, but {labels} labels of {width} features need {shape}"
+                )
         return cls({key: tensors[key] for key in cls.KEYS})
 
 
