@@ -231,8 +231,12 @@ def test_build_splits_articles_by_article_without_leakage(tmp_path, taxonomy):
     config = load_config(ROOT / "configs" / "data.yaml", project_overrides(tmp_path))
     result = build_dataset(config)
     sizes = {name: len(rows) for name, rows in result.articles.items()}
-    total = sum(sizes.values())
-    assert abs(sizes["validation"] - 0.2 * total) <= 0.03 * total and abs(sizes["test"] - 0.2 * total) <= 0.03 * total
+    # Originals are split 60/20/20; a translation follows its original's split.
+    originals = {name: sum(a.orig is None for a in rows) for name, rows in result.articles.items()}
+    total = sum(originals.values())
+    assert all(abs(originals[name] - 0.2 * total) <= 0.03 * total for name in ("validation", "test"))
+    split_of = {a.id: name for name, rows in result.articles.items() for a in rows if a.orig is None}
+    assert all(split_of[a.orig] == name for name, rows in result.articles.items() for a in rows if a.orig is not None)
     seen = {}
     for name, rows in result.articles.items():
         for article in rows:

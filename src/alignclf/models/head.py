@@ -94,10 +94,13 @@ class MlpHead:
     """One hidden ReLU layer that all labels share, a sigmoid output per label (scikit-learn's `MLPClassifier`).
 
     A frozen encoder's vectors mix topic and language; a hidden layer can separate what a
-    linear head cannot. Training stops early on a seeded tenth of train, so a seed fixes it.
+    linear head cannot. Training stops early on a seeded tenth of train, so a seed fixes it;
+    under `EARLY_STOPPING_MIN` examples that tenth is too small to judge by, and all
+    `max_iter` epochs run.
     """
 
     KEYS = ("hidden_weight", "hidden_bias", "output_weight", "output_bias")
+    EARLY_STOPPING_MIN = 200
 
     def __init__(self, weights: dict[str, np.ndarray] | None = None):
         self.weights_ = weights or {}
@@ -106,7 +109,11 @@ class MlpHead:
         from sklearn.neural_network import MLPClassifier
 
         mlp = MLPClassifier(
-            hidden_layer_sizes=(hidden,), alpha=alpha, early_stopping=True, max_iter=max_iter, random_state=seed
+            hidden_layer_sizes=(hidden,),
+            alpha=alpha,
+            early_stopping=len(features) >= self.EARLY_STOPPING_MIN,
+            max_iter=max_iter,
+            random_state=seed,
         ).fit(features, targets)
         values = (mlp.coefs_[0], mlp.intercepts_[0], mlp.coefs_[1], mlp.intercepts_[1])
         self.weights_ = {key: np.asarray(value, dtype=np.float32) for key, value in zip(self.KEYS, values)}
