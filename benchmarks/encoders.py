@@ -27,7 +27,7 @@ from alignclf.context import Unit
 from alignclf.dataset import label_matrix, load_processed
 from alignclf.metrics import apply_thresholds, tune_thresholds
 from alignclf.models.head import BLOCKS, LinearHead, MlpHead, unit_features
-from alignclf.models.multilingual import ENCODERS, encoder
+from alignclf.models.multilingual import ENCODERS, choose_weight, encoder
 from alignclf.models.tfidf import TfidfModel
 from alignclf.taxonomy import Taxonomy
 
@@ -100,14 +100,9 @@ def main() -> None:
         return out
 
     def fused(scores: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
-        """The encoder's weight with the best validation macro-F1 at tuned thresholds, as the kind chooses it."""
-        best, best_f1 = s.weights[0], -1.0
-        for weight in s.weights:
-            mixed = weight * scores["val"] + (1 - weight) * lexical_scores["val"]
-            f1 = macro(val_truth, apply_thresholds(mixed, tune_thresholds(mixed, val_truth)))
-            if f1 > best_f1 + 1e-9:
-                best, best_f1 = weight, f1
-        return best, {k: best * v + (1 - best) * lexical_scores[k] for k, v in scores.items()}
+        """The scores mixed with the lexical model's at the weight the kind would choose on validation."""
+        weight = choose_weight(scores["val"], lexical_scores["val"], val_truth, s.weights)
+        return weight, {k: weight * v + (1 - weight) * lexical_scores[k] for k, v in scores.items()}
 
     rows = [["(none)", "-", "character n-grams alone", *cells(lexical_scores), ""]]
     for name in args.encoders:

@@ -49,6 +49,22 @@ def encoder(name: str, threads: int) -> Any:
 HEADS = {"linear": LinearHead, "mlp": MlpHead}
 
 
+def choose_weight(encoded: np.ndarray, lexical: np.ndarray, truth: np.ndarray, weights: list[float]) -> float:
+    """The encoder's weight (against the lexical scores) with the best macro-F1 at thresholds tuned on the
+    same scores; ties go to the first in `weights`."""
+    from sklearn.metrics import f1_score
+
+    from alignclf.metrics import apply_thresholds, tune_thresholds
+
+    best, best_f1 = weights[0], -1.0
+    for weight in weights:
+        scores = weight * encoded + (1 - weight) * lexical
+        f1 = f1_score(truth, apply_thresholds(scores, tune_thresholds(scores, truth)), average="macro", zero_division=0)
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = weight, f1
+    return float(best)
+
+
 class MultilingualModel(Model):
     """A frozen multilingual encoder reads each sentence and its context; a head scores them.
 
@@ -100,32 +116,17 @@ class MultilingualModel(Model):
             self.head_.fit(features, targets, s.C, s.class_weight, s.max_iter, self.seed)
         if s.lexical is not None:
             self.lexical_ = TfidfModel(s.lexical, self.seed, self.labels)._fit(units, targets, None, log, workdir)
-            self.weight_ = self._choose_weight(validation) if validation is not None else 0.5
+            self.weight_ = 0.5
         if validation is not None:
-            log(
-                {"validation.loss": log_loss(self._predict_proba(validation[0]), validation[1]), "encoder_weight": self.weight_},
-                0,
-            )
+            # Validation is encoded once: for the weight and for the loss.
+            val_units, truth = validation
+            scores = self.head_.predict_proba(unit_features(val_units, self._embed, self.blocks_))
+            if self.lexical_ is not None:
+                lexical = self.lexical_._predict_proba(val_units)
+                self.weight_ = choose_weight(scores, lexical, truth, s.weights)
+                scores = self.weight_ * scores + (1 - self.weight_) * lexical
+            log({"validation.loss": log_loss(scores, truth), "encoder_weight": self.weight_}, 0)
         return self
-
-    def _choose_weight(self, validation: tuple[list[Unit], np.ndarray]) -> float:
-        """The encoder's weight with the best validation macro-F1 at tuned thresholds (ties: the lower weight)."""
-        from sklearn.metrics import f1_score
-
-        from alignclf.metrics import apply_thresholds, tune_thresholds
-
-        units, truth = validation
-        encoded, lexical = (
-            self.head_.predict_proba(unit_features(units, self._embed, self.blocks_)),
-            self.lexical_._predict_proba(units),
-        )
-        best, best_f1 = self.settings.weights[0], -1.0
-        for weight in self.settings.weights:
-            scores = weight * encoded + (1 - weight) * lexical
-            f1 = f1_score(truth, apply_thresholds(scores, tune_thresholds(scores, truth)), average="macro", zero_division=0)
-            if f1 > best_f1 + 1e-9:
-                best, best_f1 = weight, f1
-        return float(best)
 
     def _predict_proba(self, units: list[Unit]) -> np.ndarray:
         encoded = self.head_.predict_proba(unit_features(units, self._embed, self.blocks_)) if self.weight_ > 0 else 0.0
