@@ -186,13 +186,18 @@ articles: {", ".join(f"{split} {n}" for split, n in sentences_in_articles.items(
 """
 
 
+def _empty_split(features: Any) -> Any:
+    """A split with no rows that still has its columns (`Dataset.from_list([])` loses them)."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({name: [] for name in features}, features=features)
+
+
 def _from_rows(rows: list[dict], features: Any) -> Any:
     """A split from its rows; an empty one (no labelled articles yet) still has its columns."""
     from datasets import Dataset
 
-    if not rows:
-        return Dataset.from_dict({name: [] for name in features}, features=features)
-    return Dataset.from_list(rows, features=features)
+    return Dataset.from_list(rows, features=features) if rows else _empty_split(features)
 
 
 def build_dataset(config: Config) -> BuildResult:
@@ -399,10 +404,10 @@ class ProcessedData:
 
 def _load_splits(folder: Path, sizes: dict[str, int], features: Any) -> Any:
     """The saved splits, and the empty ones the build did not save: `datasets` cannot read an empty split back."""
-    from datasets import Dataset, DatasetDict, load_from_disk
+    from datasets import DatasetDict, load_from_disk
 
     loaded = load_from_disk(str(folder)) if (folder / "dataset_dict.json").is_file() else DatasetDict()
-    empty = {split: Dataset.from_dict({n: [] for n in features}, features=features) for split, n in sizes.items() if n == 0}
+    empty = {split: _empty_split(features) for split, n in sizes.items() if n == 0}
     return DatasetDict({**empty, **loaded})
 
 

@@ -43,6 +43,19 @@ def unit_features(units: Sequence[Unit], embed: Callable[[list[str]], np.ndarray
     return np.hstack([parts[block]() for block in blocks])
 
 
+def _read(path: Path, keys: Sequence[str], what: str) -> dict[str, np.ndarray]:
+    """A head's tensors from safetensors, refused when the file is missing or lacks one of `keys`."""
+    from safetensors.numpy import load_file
+
+    if not path.is_file():
+        raise ModelFolderError(f"{path.parent}: {path.name} is missing")
+    tensors = load_file(str(path))
+    missing = [key for key in keys if key not in tensors]
+    if missing:
+        raise ModelFolderError(f"{path}: not {what} (missing {', '.join(missing)})")
+    return {key: tensors[key] for key in keys}
+
+
 class LinearHead:
     """Standardised features, one logistic regression per label; the scaling is folded into the weights."""
 
@@ -77,13 +90,7 @@ class LinearHead:
 
     @classmethod
     def load(cls, path: Path, labels: int, width: int) -> LinearHead:
-        from safetensors.numpy import load_file
-
-        if not path.is_file():
-            raise ModelFolderError(f"{path.parent}: {path.name} is missing")
-        tensors = load_file(str(path))
-        if not {"coef", "intercept"} <= set(tensors):
-            raise ModelFolderError(f"{path}: not a linear head (it holds {', '.join(sorted(tensors))})")
+        tensors = _read(path, ("coef", "intercept"), "a linear head")
         head = cls(tensors["coef"], tensors["intercept"])
         if head.coef_.shape != (labels, width):
             raise ModelFolderError(f"{path}: coefficients {head.coef_.shape} do not fit {labels} labels of {width} features")
@@ -132,14 +139,7 @@ class MlpHead:
 
     @classmethod
     def load(cls, path: Path, labels: int, width: int) -> MlpHead:
-        from safetensors.numpy import load_file
-
-        if not path.is_file():
-            raise ModelFolderError(f"{path.parent}: {path.name} is missing")
-        tensors = load_file(str(path))
-        missing = [key for key in cls.KEYS if key not in tensors]
-        if missing:
-            raise ModelFolderError(f"{path}: not an MLP head (missing {', '.join(missing)})")
+        tensors = _read(path, cls.KEYS, "an MLP head")
         hidden = tensors["hidden_weight"].shape[-1]
         shapes = {
             "hidden_weight": (width, hidden),
@@ -152,7 +152,7 @@ class MlpHead:
                 raise ModelFolderError(
                     f"{path}: {key} is {tensors[key].shape}, but {labels} labels of {width} features need {shape}"
                 )
-        return cls({key: tensors[key] for key in cls.KEYS})
+        return cls(tensors)
 
 
 def log_loss(scores: np.ndarray, truth: np.ndarray) -> float:
