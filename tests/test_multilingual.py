@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
+def tiny_translated_data(tmp_path_factory):
     """Some English sentences with their Russian and Chinese translations, and a few articles."""
     folder = tmp_path_factory.mktemp("ml-data")
     (folder / "labelled").mkdir()
@@ -33,9 +33,11 @@ def tiny_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, tiny_data, mlflow_store):
+def run(tmp_path_factory, tiny_translated_data, mlflow_store):
     workdir = tmp_path_factory.mktemp("ml")
-    overrides = project_overrides(workdir, tiny_data / "labelled", tiny_data / "articles") + ["tracking.enabled=false"]
+    overrides = project_overrides(workdir, tiny_translated_data / "labelled", tiny_translated_data / "articles") + [
+        "tracking.enabled=false"
+    ]
     return train(load_config(ROOT / "configs" / "tiny-multilingual.yaml", overrides))
 
 
