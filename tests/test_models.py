@@ -127,17 +127,37 @@ def test_folder_with_a_broken_gazetteer_is_refused(folder_copy):
         Tagger.from_folder(folder_copy)
 
 
-@pytest.mark.parametrize("analyzer, ngrams", [("word", (1, 2)), ("char_wb", (3, 5)), ("char", (1, 4))])
+@pytest.mark.parametrize(
+    "analyzer, ngrams",
+    [
+        ("word", (1, 2)),
+        ("word", (1, 3)),
+        ("word", (2, 2)),
+        ("char_wb", (3, 5)),
+        ("char_wb", (1, 3)),
+        ("char_wb", (2, 5)),
+        ("char_wb", (5, 6)),
+        ("char", (1, 4)),
+        ("char", (3, 5)),
+    ],
+)
 def test_the_scoring_transform_gives_scikit_learns_numbers(analyzer, ngrams):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from alignclf.models.vectorize import Vectorizer
 
-    train = TEXTS + ["Казахстан увеличил экспорт газа в Китай.", "哈萨克斯坦对华天然气出口增长。", "A  b   c", "x"]
+    train = TEXTS + [
+        "Казахстан увеличил экспорт газа в Китай.",
+        "哈萨克斯坦对华天然气出口增长。",
+        "A  b   c",
+        "x",
+        "Tab\tand\nnew line, no-break\u00a0space; emoji 🚆 rail 🚆",
+        "a an ant ants a a",
+    ]
     pattern = r"(?u)\b\w[\w'-]*\b" if analyzer == "word" else None
     fitted = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, token_pattern=pattern, sublinear_tf=True, dtype=np.float32)
     fitted.fit(train)
-    probe = [*train, "Unseen words: gas, heroin, GAS!", "", "   "]
+    probe = [*train, "Unseen words: gas, heroin, GAS!", "", "   ", "\n\t ", "ants\n\nand  🚆🚆 x"]
     expected = fitted.transform(probe).toarray()
     np.testing.assert_allclose(Vectorizer.from_sklearn(fitted).transform(probe).toarray(), expected, atol=1e-6)
 

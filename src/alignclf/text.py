@@ -43,7 +43,8 @@ def normalise(text: str) -> str:
     >>> normalise("- | Energy |  Oil\\nand gas |")
     'Energy Oil and gas'
     """
-    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():  # NFKC leaves ASCII as it is
+        text = unicodedata.normalize("NFKC", text)
     text = _BULLET.sub("", text)
     text = text.replace("|", " ")
     return _SPACES.sub(" ", text).strip()
@@ -240,8 +241,8 @@ class Gazetteer:
         lowered = [w.lower() for w in words]
         phrases, prefixes = self._phrases, self._prefix_lengths
         for at, word in enumerate(lowered):
-            keys = {word, *(word[:n] for n in prefixes.get(word[0], ()) if n < len(word))}
-            for key in keys:
+            # The word itself, then its stems as long as a `Name*` entry of its first letter (shorter than the word).
+            for key in (word, *(word[:n] for n in prefixes.get(word[0], ()) if n < len(word))):
                 for candidate in phrases.get(key, ()):
                     if candidate[3] not in found and self._matches(words, lowered, at, candidate):
                         found.add(candidate[3])

@@ -5,51 +5,106 @@ would be most of the time `alignclf tag` needs for a small feed. Training fits s
 `TfidfVectorizer`; its vocabulary and idf weights then go into this transform, which repeats
 its analyzers (word n-grams by token pattern, `char` and `char_wb` n-grams), sublinear tf, idf
 and L2 normalisation. `tests/test_models.py` checks the two agree.
+
+A batch is scored in numpy rather than n-gram by n-gram: its texts become one array of code
+points, every n-gram is a slice of it, and a slice's 64-bit polynomial hash comes from prefix
+sums in O(1). Vocabulary columns are found by hash in an open-addressing table. A text is
+then touched by Python once (lower case, tokens), not once per n-gram.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from itertools import chain, repeat
+from itertools import chain
 
 import numpy as np
 
 _WHITE_SPACES = re.compile(r"\s\s+")
+_BASE = 0x100000001B3  # odd, so it has an inverse modulo 2**64
+_BASE_INVERSE = pow(_BASE, -1, 2**64)
+_LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
+_SPACE = ord(" ")
 
 
-def _word_ngrams(tokens: list[str], low: int, high: int) -> list[str]:
-    grams = list(tokens) if low == 1 else []
-    for n in range(max(low, 2), high + 1):
-        grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-    return grams
+def _powers(base: int, count: int) -> np.ndarray:
+    """base**0 .. base**(count-1) modulo 2**64 (uint64 arithmetic wraps)."""
+    out = np.full(count, base, dtype=np.uint64)
+    out[:1] = 1
+    return np.cumprod(out, dtype=np.uint64)
 
 
-def _char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
-    grams = []
-    for word in _WHITE_SPACES.sub(" ", text).split():
-        word = f" {word} "
-        length = len(word)
-        for n in range(low, high + 1):
-            grams += [word[i : i + n] for i in range(max(1, length - n + 1))]
-            if length <= n:  # a short word counts once, as scikit-learn counts it
-                break
-    return grams
+class _Codes:
+    """A string's code points with prefix sums, so any slice's hash is two lookups and a product."""
+
+    def __init__(self, text: str):
+        self.codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        length = len(self.codes)
+        self.powers = _powers(_BASE, length + 1)
+        self.sums = np.zeros(length + 1, dtype=np.uint64)
+        # sums[k] = sum of codes[m] * base**-m for m < k; the slice [i, j) hashes to base**(j-1) * (sums[j] - sums[i]).
+        np.cumsum(self.codes * _powers(_BASE_INVERSE, length), dtype=np.uint64, out=self.sums[1:])
+
+    def hashes(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Hash of each slice [start, end) (end > start), mixed with its length."""
+        lengths = (ends - starts).astype(np.uint64)
+        return self.powers[ends - 1] * (self.sums[ends] - self.sums[starts]) ^ (lengths * _LENGTH_MIX)
 
 
-def _char_ngrams(text: str, low: int, high: int) -> list[str]:
-    text = _WHITE_SPACES.sub(" ", text)
-    return [text[i : i + n] for n in range(low, min(high, len(text)) + 1) for i in range(len(text) - n + 1)]
+class _HashIndex:
+    """Column of each vocabulary term by its hash: linear probing in a table a few times the vocabulary's size.
+
+    A slot holding key 0 is empty (no term may hash to 0), so a probe reads one array until it hits.
+    """
+
+    def __init__(self, terms: Sequence[str]):
+        lengths = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+        ends = np.cumsum(lengths)
+        keys = _Codes("".join(terms)).hashes(ends - lengths, ends) if len(terms) else np.zeros(0, np.uint64)
+        if len(np.unique(keys)) != len(keys) or not keys.all():
+            raise ValueError("a vocabulary term's 64-bit hash is 0 or another term's")
+        size = 1 << max(10, (4 * len(terms)).bit_length())
+        self.mask = size - 1
+        self.keys = np.zeros(size, dtype=np.uint64)
+        self.columns = np.full(size, -1, dtype=np.int64)
+        pending = np.arange(len(terms))
+        slots = (keys & np.uint64(self.mask)).astype(np.int64)
+        while len(pending):
+            free = self.keys[slots[pending]] == 0
+            _, first = np.unique(slots[pending[free]], return_index=True)
+            placed = pending[free][first]
+            self.keys[slots[placed]] = keys[placed]
+            self.columns[slots[placed]] = placed
+            left = np.ones(len(pending), dtype=bool)
+            left[np.flatnonzero(free)[first]] = False
+            pending = pending[left]
+            slots[pending] = (slots[pending] + 1) & self.mask
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """The column of each key; -1 where it is no term's."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        todo = np.arange(len(keys))
+        slots = (keys & np.uint64(self.mask)).astype(np.int64)
+        while len(todo):
+            found = self.keys[slots[todo]]
+            hit = found == keys[todo]
+            out[todo[hit]] = self.columns[slots[todo[hit]]]
+            todo = todo[(found != 0) & ~hit]
+            slots[todo] = (slots[todo] + 1) & self.mask
+        return out
+
+
+def _owners(lengths: np.ndarray) -> np.ndarray:
+    return np.repeat(np.arange(len(lengths)), lengths)
 
 
 class Vectorizer:
     """One feature block: an analyzer, a fixed vocabulary and idf weights, rows L2-normalised.
 
-    `char_wb` n-grams never cross a word, so each word's vocabulary columns are found once and
-    cached (news repeats its words); the cache is emptied when it reaches `CACHE_WORDS`.
+    >>> v = Vectorizer("char_wb", (2, 3), [" g", "gas", "as "], np.ones(3), sublinear_tf=False)
+    >>> v.transform(["Gas gas"]).toarray().astype(float).round(3).tolist()
+    [[0.577, 0.577, 0.577]]
     """
-
-    CACHE_WORDS = 50_000
 
     def __init__(
         self,
@@ -63,58 +118,85 @@ class Vectorizer:
         self.analyzer = analyzer
         self.low, self.high = int(ngram_range[0]), int(ngram_range[1])
         self.terms = list(vocabulary)
-        self.index = {term: i for i, term in enumerate(self.terms)}
         self.idf = np.asarray(idf, dtype=np.float64)
         self.sublinear_tf = sublinear_tf
         self.token_pattern = re.compile(token_pattern) if token_pattern else None
-        self._words: dict[str, list[int]] = {}
+        self._index: _HashIndex | None = None  # built on first use, so a folder loads without it
 
     @classmethod
     def from_sklearn(cls, fitted) -> Vectorizer:
         terms = sorted(fitted.vocabulary_, key=fitted.vocabulary_.__getitem__)
         return cls(fitted.analyzer, fitted.ngram_range, terms, fitted.idf_, fitted.sublinear_tf, fitted.token_pattern)
 
-    def grams(self, text: str) -> list[str]:
-        text = text.lower()
+    def _grams(self, texts: Sequence[str]) -> tuple[_Codes, np.ndarray, np.ndarray, np.ndarray]:
+        """The batch as one string, and (owner text, start, end) of every n-gram occurrence in it."""
+        lowered = [text.lower() for text in texts]
         if self.analyzer == "word":
-            return _word_ngrams(self.token_pattern.findall(text), self.low, self.high)
+            return self._word_grams(lowered)
         if self.analyzer == "char_wb":
-            return _char_wb_ngrams(text, self.low, self.high)
-        return _char_ngrams(text, self.low, self.high)
+            # Each word padded with spaces, as scikit-learn pads it; two spaces between words keep every pad its own.
+            strings = [f" {'  '.join(words)} " if (words := text.split()) else "" for text in lowered]
+        else:
+            strings = [_WHITE_SPACES.sub(" ", text) for text in lowered]
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        joined = _Codes("".join(strings))
+        owner = _owners(lengths)
+        text_end = np.cumsum(lengths)[owner] if len(owner) else owner
+        spaces = np.zeros(len(owner) + 1, dtype=np.int64)
+        is_space = joined.codes == _SPACE
+        np.cumsum(is_space, out=spaces[1:])
+        parts = []
+        # char_wb: a word shorter than the smallest n still counts once, as its whole padded form.
+        sizes = range(min(self.low, 3) if self.analyzer == "char_wb" else self.low, self.high + 1)
+        for n in sizes:
+            starts = np.flatnonzero(np.arange(len(owner)) + n <= text_end)
+            if self.analyzer == "char_wb":
+                interior = spaces[starts + n - 1] - spaces[np.minimum(starts + 1, starts + n - 1)]
+                keep = interior == 0
+                if n == 2:
+                    keep &= ~(is_space[starts] & is_space[starts + 1])
+                if n < self.low:  # only a whole padded word
+                    keep &= is_space[starts] & is_space[starts + n - 1]
+                starts = starts[keep]
+            parts.append((starts, starts + n))
+        starts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        ends = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+        return joined, owner[starts], starts, ends
 
-    def _columns(self, text: str) -> list[int]:
-        """The vocabulary columns of a text's n-grams, one per occurrence; -1 for an n-gram out of the vocabulary."""
-        index = self.index
-        if self.analyzer != "char_wb":
-            grams = self.grams(text)
-            return list(map(index.get, grams, repeat(-1, len(grams))))
-        columns, words = [], self._words
-        for word in text.lower().split():
-            found = words.get(word)
-            if found is None:
-                found = [i for i in map(index.get, _char_wb_ngrams(word, self.low, self.high)) if i is not None]
-                if len(words) >= self.CACHE_WORDS:
-                    words.clear()
-                words[word] = found
-            columns += found
-        return columns
+    def _word_grams(self, lowered: list[str]) -> tuple[_Codes, np.ndarray, np.ndarray, np.ndarray]:
+        found = [self.token_pattern.findall(text) for text in lowered]
+        counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        tokens = list(chain.from_iterable(found))
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        # Tokens joined by single spaces: an n-gram term is the slice from its first token to its last.
+        joined = _Codes(" ".join(tokens))
+        token_start = np.cumsum(lengths + 1) - lengths - 1
+        token_owner = _owners(counts)
+        parts = []
+        for n in range(self.low, self.high + 1):
+            first = np.arange(max(len(tokens) - n + 1, 0))
+            first = first[token_owner[first] == token_owner[first + n - 1]]
+            parts.append((token_owner[first], token_start[first], token_start[first + n - 1] + lengths[first + n - 1]))
+        if not parts:
+            return (joined, *(np.zeros(0, np.int64),) * 3)
+        return (joined, *(np.concatenate([p[k] for p in parts]) for k in range(3)))
 
     def transform(self, texts: Sequence[str]):
         from scipy.sparse import csr_matrix
 
-        found = [self._columns(text) for text in texts]
-        lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
-        columns = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=int(lengths.sum()))
-        rows = np.repeat(np.arange(len(found)), lengths)
+        if self._index is None:
+            self._index = _HashIndex(self.terms)
+        joined, rows, starts, ends = self._grams(texts)
+        columns = self._index.lookup(joined.hashes(starts, ends)) if len(starts) else starts
         known = columns >= 0
         rows, columns = rows[known], columns[known]
         # Duplicate (row, column) pairs are summed: the term counts.
-        matrix = csr_matrix((np.ones(len(columns)), (rows, columns)), shape=(len(found), len(self.terms)))
+        matrix = csr_matrix((np.ones(len(columns)), (rows, columns)), shape=(len(texts), len(self.terms)))
         matrix.sum_duplicates()
         if self.sublinear_tf:
             matrix.data = np.log(matrix.data) + 1
         matrix.data *= self.idf[matrix.indices]
-        owner = np.repeat(np.arange(len(found)), np.diff(matrix.indptr))
-        norms = np.sqrt(np.bincount(owner, weights=matrix.data**2, minlength=len(found)))
+        owner = np.repeat(np.arange(len(texts)), np.diff(matrix.indptr))
+        norms = np.sqrt(np.bincount(owner, weights=matrix.data**2, minlength=len(texts)))
         matrix.data /= np.where(norms > 0, norms, 1.0)[owner]
         return matrix.astype(np.float32)
