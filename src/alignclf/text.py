@@ -240,10 +240,18 @@ class Gazetteer:
         words = _WORD.findall(text)
         lowered = [w.lower() for w in words]
         phrases, prefixes = self._phrases, self._prefix_lengths
-        for at, word in enumerate(lowered):
-            # The word itself, then its stems as long as a `Name*` entry of its first letter (shorter than the word).
-            for key in (word, *(word[:n] for n in prefixes.get(word[0], ()) if n < len(word))):
-                for candidate in phrases.get(key, ()):
+        # Entries each distinct word can start: by itself, and by its stems as long as a `Name*` entry of its
+        # first letter. The stems are all non-ASCII, so an ASCII text needs only the set intersection.
+        distinct = set(lowered)
+        starts = {word: [word] for word in distinct.intersection(phrases)}
+        if prefixes and not text.isascii():
+            for word in distinct:
+                for n in prefixes.get(word[0], ()):
+                    if n < len(word) and word[:n] in phrases:
+                        starts.setdefault(word, []).append(word[:n])
+        for at, word in enumerate(lowered) if starts else ():
+            for key in starts.get(word, ()):
+                for candidate in phrases[key]:
                     if candidate[3] not in found and self._matches(words, lowered, at, candidate):
                         found.add(candidate[3])
         if self._cjk is not None and _CJK.search(text):
