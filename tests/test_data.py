@@ -130,6 +130,22 @@ def test_translations_stay_in_the_split_of_their_original(taxonomy):
     assert sum(len(items) for items in splits.values()) == 120
 
 
+def test_train_only_sources_go_to_train_and_move_no_other_example(taxonomy):
+    from alignclf.config import DataConfig
+
+    base = []
+    for i in range(60):
+        labels = (["security"], ["terrorism"]) if i % 3 == 0 else (["trade"], []) if i % 3 == 1 else ([], [])
+        base.append(example(f"e{i}", f"Sentence number {i}.", *labels))
+    native = [Example(f"n{i}", f"Предложение номер {i}.", ("trade",), ("energy",), "native", lang="ru") for i in range(30)]
+    before = stratified_split(base, taxonomy, 0.2, 0.2, 13, ("native",))
+    after = stratified_split(base + native, taxonomy, 0.2, 0.2, 13, ("native",))
+    assert {e.id for e in after["train"]} >= {e.id for e in native}
+    for split in before:
+        assert {e.id for e in before[split]} == {e.id for e in after[split]} - {e.id for e in native}
+    assert "native" in DataConfig().train_only_sources
+
+
 def test_committed_labelled_data_meets_the_counts(committed, taxonomy):
     authored = [e for e in committed if e.source == "authored" and e.lang == "en"]
     seed = [e for e in committed if e.source == "seed"]

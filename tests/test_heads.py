@@ -71,3 +71,24 @@ def test_a_multilingual_folder_from_before_the_mlp_head_loads_its_linear_head(tm
     model = MultilingualModel.load(tmp_path)
     assert isinstance(model.head_, LinearHead)
     assert model.settings.head == "linear"
+
+
+def test_an_mlp_ensemble_scores_the_mean_of_its_seeded_members_and_survives_safetensors(separable, tmp_path):
+    features, targets = separable
+    ensemble = MlpHead().fit(features, targets, 16, 1e-3, 300, seed=5, members=3)
+    singles = [MlpHead().fit(features, targets, 16, 1e-3, 300, seed=seed) for seed in (5, 6, 7)]
+    expected = np.mean([single.predict_proba(features) for single in singles], axis=0)
+    np.testing.assert_allclose(ensemble.predict_proba(features), expected, rtol=1e-6)
+    ensemble.save(tmp_path / "mlp.safetensors")
+    again = MlpHead.load(tmp_path / "mlp.safetensors", labels=2, width=16)
+    np.testing.assert_allclose(again.predict_proba(features), expected, rtol=1e-6)
+
+
+def test_an_mlp_head_file_from_before_members_loads_as_one_member(separable, tmp_path):
+    from safetensors.numpy import save_file
+
+    features, targets = separable
+    head = MlpHead().fit(features, targets, 8, 1e-3, 200, 0)
+    save_file({key: value[0] for key, value in head.weights_.items()}, str(tmp_path / "old.safetensors"))
+    old = MlpHead.load(tmp_path / "old.safetensors", labels=2, width=16)
+    np.testing.assert_allclose(old.predict_proba(features), head.predict_proba(features), rtol=1e-6)

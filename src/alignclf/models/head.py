@@ -103,7 +103,9 @@ class MlpHead:
     A frozen encoder's vectors mix topic and language; a hidden layer can separate what a
     linear head cannot. Training stops early on a seeded tenth of train, so a seed fixes it;
     under `EARLY_STOPPING_MIN` examples that tenth is too small to judge by, and all
-    `max_iter` epochs run.
+    `max_iter` epochs run. With `members` > 1, that many MLPs (seeds `seed`, `seed + 1`, ...)
+    are averaged: one MLP's scores move with its seed by a few points of F1, their mean much less.
+    Weights are stored with a leading member axis.
     """
 
     KEYS = ("hidden_weight", "hidden_bias", "output_weight", "output_bias")
@@ -112,25 +114,32 @@ class MlpHead:
     def __init__(self, weights: dict[str, np.ndarray] | None = None):
         self.weights_ = weights or {}
 
-    def fit(self, features: np.ndarray, targets: np.ndarray, hidden: int, alpha: float, max_iter: int, seed: int):
+    def fit(
+        self, features: np.ndarray, targets: np.ndarray, hidden: int, alpha: float, max_iter: int, seed: int, members: int = 1
+    ):
         from sklearn.neural_network import MLPClassifier
 
-        mlp = MLPClassifier(
-            hidden_layer_sizes=(hidden,),
-            alpha=alpha,
-            early_stopping=len(features) >= self.EARLY_STOPPING_MIN,
-            max_iter=max_iter,
-            random_state=seed,
-        ).fit(features, targets)
-        values = (mlp.coefs_[0], mlp.intercepts_[0], mlp.coefs_[1], mlp.intercepts_[1])
-        self.weights_ = {key: np.asarray(value, dtype=np.float32) for key, value in zip(self.KEYS, values)}
+        fitted = []
+        for member in range(members):
+            mlp = MLPClassifier(
+                hidden_layer_sizes=(hidden,),
+                alpha=alpha,
+                early_stopping=len(features) >= self.EARLY_STOPPING_MIN,
+                max_iter=max_iter,
+                random_state=seed + member,
+            ).fit(features, targets)
+            fitted.append((mlp.coefs_[0], mlp.intercepts_[0], mlp.coefs_[1], mlp.intercepts_[1]))
+        self.weights_ = {key: np.stack([m[i] for m in fitted]).astype(np.float32) for i, key in enumerate(self.KEYS)}
         return self
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        w = self.weights_
-        hidden = np.maximum(features.astype(np.float32) @ w["hidden_weight"] + w["hidden_bias"], 0.0)
-        logits = (hidden @ w["output_weight"] + w["output_bias"]).astype(np.float64)
-        return 1.0 / (1.0 + np.exp(-logits))
+        w, features = self.weights_, features.astype(np.float32)
+        scores = np.zeros((len(features), w["output_bias"].shape[-1]))
+        for member in range(len(w["hidden_weight"])):
+            hidden = np.maximum(features @ w["hidden_weight"][member] + w["hidden_bias"][member], 0.0)
+            logits = (hidden @ w["output_weight"][member] + w["output_bias"][member]).astype(np.float64)
+            scores += 1.0 / (1.0 + np.exp(-logits))
+        return scores / len(w["hidden_weight"])
 
     def save(self, path: Path) -> None:
         from safetensors.numpy import save_file
@@ -140,12 +149,14 @@ class MlpHead:
     @classmethod
     def load(cls, path: Path, labels: int, width: int) -> MlpHead:
         tensors = _read(path, cls.KEYS, "an MLP head")
-        hidden = tensors["hidden_weight"].shape[-1]
+        if tensors["hidden_weight"].ndim == 2:  # written before heads had members: one MLP
+            tensors = {key: value[None] for key, value in tensors.items()}
+        members, hidden = tensors["hidden_weight"].shape[0], tensors["hidden_weight"].shape[-1]
         shapes = {
-            "hidden_weight": (width, hidden),
-            "hidden_bias": (hidden,),
-            "output_weight": (hidden, labels),
-            "output_bias": (labels,),
+            "hidden_weight": (members, width, hidden),
+            "hidden_bias": (members, hidden),
+            "output_weight": (members, hidden, labels),
+            "output_bias": (members, labels),
         }
         for key, shape in shapes.items():
             if tensors[key].shape != shape:

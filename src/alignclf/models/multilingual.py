@@ -111,7 +111,7 @@ class MultilingualModel(Model):
         self.blocks_ = blocks_for(units, BLOCKS)
         features = unit_features(units, self._embed, self.blocks_)
         if s.head == "mlp":
-            self.head_.fit(features, targets, s.hidden, s.alpha, s.max_iter, self.seed)
+            self.head_.fit(features, targets, s.hidden, s.alpha, s.max_iter, self.seed, s.members)
         else:
             self.head_.fit(features, targets, s.C, s.class_weight, s.max_iter, self.seed)
         if s.lexical is not None:
@@ -158,6 +158,7 @@ class MultilingualModel(Model):
         try:
             tree = json.loads(path.read_text(encoding="utf-8"))
             tree["settings"].setdefault("head", "linear")  # folders from before the MLP head hold a linear one
+            tree["settings"].setdefault("members", 1)  # and those from before MLP ensembles one MLP
             model = cls(MultilingualConfig(**tree["settings"]), seed=0, labels=tree["labels"])
             model.blocks_ = list(tree["blocks"])
             model.weight_ = float(tree["weight"])

@@ -61,7 +61,8 @@ class _HashIndex:
         lengths = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
         ends = np.cumsum(lengths)
         keys = _Codes("".join(terms)).hashes(ends - lengths, ends) if len(terms) else np.zeros(0, np.uint64)
-        if len(np.unique(keys)) != len(keys) or not keys.all():
+        ordered = np.sort(keys)
+        if (ordered[1:] == ordered[:-1]).any() or not keys.all():
             raise ValueError("a vocabulary term's 64-bit hash is 0 or another term's")
         size = 1 << max(10, (4 * len(terms)).bit_length())
         self.mask = size - 1
