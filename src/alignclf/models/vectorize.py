@@ -23,7 +23,7 @@ import numpy as np
 _WHITE_SPACES = re.compile(r"\s\s+")
 _BASE = 0x100000001B3  # odd, so it has an inverse modulo 2**64
 _BASE_INVERSE = pow(_BASE, -1, 2**64)
-_LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd
 _SPACE = ord(" ")
 
 
@@ -48,7 +48,7 @@ class _Codes:
     def hashes(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Hash of each slice [start, end) (end > start), mixed with its length."""
         lengths = (ends - starts).astype(np.uint64)
-        return self.powers[ends - 1] * (self.sums[ends] - self.sums[starts]) ^ (lengths * _LENGTH_MIX)
+        return self.powers[ends - 1] * (self.sums[ends] - self.sums[starts]) ^ (lengths * _GOLDEN)
 
 
 class _HashIndex:
@@ -64,12 +64,13 @@ class _HashIndex:
         ordered = np.sort(keys)
         if (ordered[1:] == ordered[:-1]).any() or not keys.all():
             raise ValueError("a vocabulary term's 64-bit hash is 0 or another term's")
-        size = 1 << max(10, (4 * len(terms)).bit_length())
-        self.mask = size - 1
+        bits = max(10, (4 * len(terms)).bit_length())
+        self.mask, self.shift = (1 << bits) - 1, np.uint64(64 - bits)
+        size = self.mask + 1
         self.keys = np.zeros(size, dtype=np.uint64)
         self.columns = np.full(size, -1, dtype=np.int64)
         pending = np.arange(len(terms))
-        slots = (keys & np.uint64(self.mask)).astype(np.int64)
+        slots = self._slots(keys)
         while len(pending):
             free = self.keys[slots[pending]] == 0
             _, first = np.unique(slots[pending[free]], return_index=True)
@@ -81,11 +82,15 @@ class _HashIndex:
             pending = pending[left]
             slots[pending] = (slots[pending] + 1) & self.mask
 
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        """First slot of each key: the top bits of key times the golden ratio (a polynomial hash's low bits cluster)."""
+        return ((keys * _GOLDEN) >> self.shift).astype(np.int64)
+
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """The column of each key; -1 where it is no term's."""
         out = np.full(len(keys), -1, dtype=np.int64)
         todo = np.arange(len(keys))
-        slots = (keys & np.uint64(self.mask)).astype(np.int64)
+        slots = self._slots(keys)
         while len(todo):
             found = self.keys[slots[todo]]
             hit = found == keys[todo]
