@@ -104,6 +104,11 @@ def _owners(lengths: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(lengths)), lengths)
 
 
+def _stacked(parts: list[tuple[np.ndarray, ...]], width: int) -> tuple[np.ndarray, ...]:
+    """Per-n (owner, start, end) arrays joined into one of each."""
+    return tuple(np.concatenate([part[k] for part in parts]) if parts else np.zeros(0, np.int64) for k in range(width))
+
+
 class Vectorizer:
     """One feature block: an analyzer, a fixed vocabulary and idf weights, rows L2-normalised.
 
@@ -151,11 +156,12 @@ class Vectorizer:
         spaces = np.zeros(len(owner) + 1, dtype=np.int64)
         is_space = joined.codes == _SPACE
         np.cumsum(is_space, out=spaces[1:])
+        positions = np.arange(len(owner))
         parts = []
         # char_wb: a word shorter than the smallest n still counts once, as its whole padded form.
         sizes = range(min(self.low, 3) if self.analyzer == "char_wb" else self.low, self.high + 1)
         for n in sizes:
-            starts = np.flatnonzero(np.arange(len(owner)) + n <= text_end)
+            starts = np.flatnonzero(positions + n <= text_end)
             if self.analyzer == "char_wb":
                 interior = spaces[starts + n - 1] - spaces[np.minimum(starts + 1, starts + n - 1)]
                 keep = interior == 0
@@ -164,10 +170,8 @@ class Vectorizer:
                 if n < self.low:  # only a whole padded word
                     keep &= is_space[starts] & is_space[starts + n - 1]
                 starts = starts[keep]
-            parts.append((starts, starts + n))
-        starts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-        ends = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-        return joined, owner[starts], starts, ends
+            parts.append((owner[starts], starts, starts + n))
+        return (joined, *_stacked(parts, 3))
 
     def _word_grams(self, lowered: list[str]) -> tuple[_Codes, np.ndarray, np.ndarray, np.ndarray]:
         found = [self.token_pattern.findall(text) for text in lowered]
@@ -183,9 +187,7 @@ class Vectorizer:
             first = np.arange(max(len(tokens) - n + 1, 0))
             first = first[token_owner[first] == token_owner[first + n - 1]]
             parts.append((token_owner[first], token_start[first], token_start[first + n - 1] + lengths[first + n - 1]))
-        if not parts:
-            return (joined, *(np.zeros(0, np.int64),) * 3)
-        return (joined, *(np.concatenate([p[k] for p in parts]) for k in range(3)))
+        return (joined, *_stacked(parts, 3))
 
     def transform(self, texts: Sequence[str]):
         from scipy.sparse import csr_matrix
