@@ -35,10 +35,17 @@ MetricLogger = Callable[[dict[str, float], int], None]
 
 def as_units(items: Sequence[Unit | str]) -> list[Unit]:
     """Units in the form every model sees: normalised text and context (a plain string has no context)."""
-    return [
-        Unit(normalise(item), "") if isinstance(item, str) else Unit(normalise(item.text), normalise(item.context))
-        for item in items
-    ]
+    contexts: dict[str, str] = {}  # an article's sentences share its title: normalise it once
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(Unit(normalise(item), ""))
+            continue
+        context = contexts.get(item.context)
+        if context is None:
+            context = contexts[item.context] = normalise(item.context)
+        out.append(Unit(normalise(item.text), context))
+    return out
 
 
 class Model(ABC):

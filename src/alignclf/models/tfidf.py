@@ -70,22 +70,26 @@ class TfidfModel(Model):
         self.vectorizers_: dict[str, Any] = {}
         self.coef_: np.ndarray | None = None
         self.intercept_: np.ndarray | None = None
+        self._weights: dict[str, np.ndarray] | None = None
 
-    def _features(self, units: list[Unit], fit: bool = False):
-        from scipy.sparse import hstack
-
+    def _blocks(self, units: list[Unit], fit: bool = False):
+        """(block name, features) per block; the context block has a row per distinct context and the row of each unit."""
         texts = [u.text for u in units]
-        blocks = []
         for name, vectorizer in self.vectorizers_.items():
             if name != "context":
-                blocks.append(vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts))
+                yield name, (vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts)), None
                 continue
             # An article's title is the context of all its sentences: vectorise each distinct one once.
             contexts = [u.context for u in units]
             distinct = list(dict.fromkeys(contexts))
             rows = vectorizer.fit_transform(distinct) if fit else vectorizer.transform(distinct)
             where = {context: i for i, context in enumerate(distinct)}
-            blocks.append(rows[[where[c] for c in contexts]] * self.settings.context_weight)
+            yield name, rows * self.settings.context_weight, np.fromiter(map(where.__getitem__, contexts), np.int64, len(units))
+
+    def _features(self, units: list[Unit], fit: bool = False):
+        from scipy.sparse import hstack
+
+        blocks = [features if owner is None else features[owner] for _, features, owner in self._blocks(units, fit)]
         return hstack(blocks, format="csr", dtype=np.float32)
 
     def _fit(
@@ -112,12 +116,28 @@ class TfidfModel(Model):
             intercepts.append(classifier.intercept_[0])
         self.coef_ = np.asarray(coefs, dtype=np.float32)
         self.intercept_ = np.asarray(intercepts, dtype=np.float32)
+        self._weights = None
         # Scoring uses the scikit-learn-free transform, so a trained and a loaded model score alike.
         self.vectorizers_ = {name: Vectorizer.from_sklearn(v) for name, v in self.vectorizers_.items()}
         return self
 
+    def _block_weights(self) -> dict[str, np.ndarray]:
+        """Each block's slice of the coefficients, transposed and contiguous: a product with a strided view copies it per call."""
+        if self._weights is None:
+            bounds = np.cumsum([0] + [len(v.terms) for v in self.vectorizers_.values()])
+            self._weights = {
+                name: np.ascontiguousarray(self.coef_[:, start:end].T)
+                for name, start, end in zip(self.vectorizers_, bounds[:-1], bounds[1:])
+            }
+        return self._weights
+
     def _predict_proba(self, units: list[Unit]) -> np.ndarray:
-        logits = np.asarray(self._features(units) @ self.coef_.T, dtype=np.float64) + self.intercept_
+        # Block by block, so no sparse matrix of all blocks is assembled; a context's logits are computed once.
+        weights = self._block_weights()
+        logits = np.tile(self.intercept_.astype(np.float64), (len(units), 1))
+        for name, features, owner in self._blocks(units):
+            part = np.asarray(features @ weights[name], dtype=np.float64)
+            logits += part if owner is None else part[owner]
         return 1.0 / (1.0 + np.exp(-logits))
 
     def save(self, directory: Path) -> None:

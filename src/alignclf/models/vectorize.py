@@ -88,15 +88,20 @@ class _HashIndex:
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """The column of each key; -1 where it is no term's."""
-        out = np.full(len(keys), -1, dtype=np.int64)
-        todo = np.arange(len(keys))
         slots = self._slots(keys)
+        found = self.keys[slots]
+        hit = found == keys
+        out = np.where(hit, self.columns[slots], -1)
+        # Most keys end at their first slot (a hit or an empty one); only the rest probe on.
+        todo = np.flatnonzero(~hit & (found != 0))
+        slots = slots[todo]
         while len(todo):
-            found = self.keys[slots[todo]]
+            slots = (slots + 1) & self.mask
+            found = self.keys[slots]
             hit = found == keys[todo]
-            out[todo[hit]] = self.columns[slots[todo[hit]]]
-            todo = todo[(found != 0) & ~hit]
-            slots[todo] = (slots[todo] + 1) & self.mask
+            out[todo[hit]] = self.columns[slots[hit]]
+            going = ~hit & (found != 0)
+            todo, slots = todo[going], slots[going]
         return out
 
 
