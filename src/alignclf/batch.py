@@ -183,7 +183,8 @@ def _tagged_batches(tagger: Tagger, records: Iterable[Record], batch_size: int, 
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
-    _WORKER["tagger"] = tagger  # forked workers inherit the loaded model instead of loading it again
+    tagger.warm_up()
+    _WORKER["tagger"] = tagger  # forked workers inherit the loaded, warmed model instead of loading it again
     pending: deque = deque()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         for batch in _batches(records, batch_size):

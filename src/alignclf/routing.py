@@ -57,6 +57,11 @@ class Router:
             return self.taggers[0]
         return next((t for t in self.taggers if language in t.languages), None)
 
+    def warm_up(self) -> None:
+        """A first text's one-off work for every model, before worker processes fork."""
+        for tagger in self.taggers:
+            tagger.warm_up()
+
     def predict(self, texts: Iterable[str]) -> list[Prediction]:
         if isinstance(texts, str):
             raise TypeError("predict takes a list of texts, not a single string: use predict([text])")

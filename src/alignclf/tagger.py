@@ -113,6 +113,14 @@ class Tagger:
         decision = card.decision(taxonomy)
         return cls(model, taxonomy, decision, gazetteer, card.name, card.context, gate=gate, languages=card.languages)
 
+    def warm_up(self) -> None:
+        """Do a first text's one-off work now (the language model, the vocabularies' hash tables).
+
+        Worker processes forked afterwards share it instead of each doing it again.
+        """
+        detect("Warm-up.")
+        self.predict_documents([Document("Trade rose.", "Trade")], [self.languages[0]])
+
     def sentence_scores(self, batch: list[Unit | str]) -> np.ndarray:
         """Model scores for units (or bare sentences), scored in batches so memory stays bounded."""
         parts = [self.model.predict_proba(batch[i : i + self.batch_size]) for i in range(0, len(batch), self.batch_size)]

@@ -12,11 +12,11 @@ import yaml
 
 _BULLET = re.compile(r"^\s*(?:[-*•–—▪►]|\d{1,3}[.)]|\(\d{1,3}\)|[a-z][.)])\s+")
 _TABLE_ROW = re.compile(r"^\s*\|")
-_SPACES = re.compile(r"\s+")
 _HAS_WORD = re.compile(r"\w", re.UNICODE)
 _LINES = re.compile(r"[^\n]*\n?")
 _ENDS_SENTENCE = re.compile(r"[.!?:;\"”’)\]。！？]\s*$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _WORD = re.compile(r"\w+")
 _CLOSING = set("”’」』）》)]»")
 # Russian abbreviations that never end a sentence; "г." ends one after a year ("в 2026 г.").
@@ -45,9 +45,11 @@ def normalise(text: str) -> str:
     """
     if not text.isascii():  # NFKC leaves ASCII as it is
         text = unicodedata.normalize("NFKC", text)
-    text = _BULLET.sub("", text)
-    text = text.replace("|", " ")
-    return _SPACES.sub(" ", text).strip()
+    bullet = _BULLET.match(text)
+    if bullet:
+        text = text[bullet.end() :]
+    # str.split() splits on exactly the characters `\s` matches, and drops them at both ends.
+    return " ".join(text.replace("|", " ").split())
 
 
 def _is_structural(line: str) -> bool:
@@ -114,12 +116,15 @@ def _repair(block: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]
     capital does.
     """
     spans: list[list[int]] = []
+    russian = _CYRILLIC.search(block) is not None  # the abbreviation rules are all Cyrillic
     for start, end in offsets:
-        for cut in _AFTER_ETC.finditer(block, start, end):
+        for cut in _AFTER_ETC.finditer(block, start, end) if russian else ():
             spans.append([start, cut.end()])
             start = cut.end()
         piece = block[start:end].lstrip()
-        if spans and (piece[:1] in _CLOSING or _NO_END.search(block, max(spans[-1][0], spans[-1][1] - 16), spans[-1][1])):
+        if spans and (
+            piece[:1] in _CLOSING or (russian and _NO_END.search(block, max(spans[-1][0], spans[-1][1] - 16), spans[-1][1]))
+        ):
             spans[-1][1] = end
         else:
             spans.append([start, end])
