@@ -168,6 +168,13 @@ def _tag_batch(tagger: Tagger, batch: list[Record], max_chars: int) -> tuple[str
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), counts
 
 
+def _one_thread_each() -> None:
+    """A worker has a core of its own: BLAS threads (the static and multilingual heads) would fight the other workers."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _tag_in_worker(batch: list[Record], max_chars: int) -> tuple[str, Summary]:
     return _tag_batch(_WORKER["tagger"], batch, max_chars)  # the Tagger came with the fork
 
@@ -186,7 +193,7 @@ def _tagged_batches(tagger: Tagger, records: Iterable[Record], batch_size: int, 
     tagger.warm_up()
     _WORKER["tagger"] = tagger  # forked workers inherit the loaded, warmed model instead of loading it again
     pending: deque = deque()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_one_thread_each) as pool:
         for batch in _batches(records, batch_size):
             pending.append(pool.submit(_tag_in_worker, batch, max_chars))
             if len(pending) >= 2 * workers:
