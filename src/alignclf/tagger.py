@@ -18,6 +18,9 @@ from alignclf.models.base import COUNTRIES_FILE
 from alignclf.taxonomy import Taxonomy
 from alignclf.text import Gazetteer
 
+# Whole articles per gate call: an article is many sentences long, and its n-gram arrays grow with it.
+GATE_BATCH = 256
+
 
 @dataclass
 class Prediction:
@@ -73,7 +76,7 @@ class Tagger:
         gazetteer: Gazetteer,
         name: str = "model",
         context: str = "none",
-        batch_size: int = 256,
+        batch_size: int = 2048,
         gate: Model | None = None,
         languages: Sequence[str] = ("en",),
     ):
@@ -164,7 +167,8 @@ class Tagger:
         if self.gate is None:
             raise ModelFolderError(f"{self.name}: the {self.decision.aggregate!r} article decision needs a gate/ folder")
         doc_units = [Unit(d.text, d.title or "") for d in documents]
-        parts = [self.gate.predict_proba(doc_units[i : i + self.batch_size]) for i in range(0, len(doc_units), self.batch_size)]
+        size = GATE_BATCH
+        parts = [self.gate.predict_proba(doc_units[i : i + size]) for i in range(0, len(doc_units), size)]
         return np.vstack(parts) if parts else np.zeros((0, len(self.names)))
 
     def predict_documents(self, documents: Iterable[Document], languages: Sequence[str | None] | None = None) -> list[Prediction]:
