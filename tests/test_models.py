@@ -65,6 +65,14 @@ def test_tfidf_context_moves_the_score():
     assert not np.allclose(plain, in_context)
 
 
+def test_tfidf_scores_block_by_block_as_one_feature_matrix_would():
+    """Scoring sums each block's product (a context's once); training reads all blocks as one matrix."""
+    model = create_model(load_config(None), TOY).fit(UNITS, TARGETS)
+    units = [Unit("Gas flows east.", "Pipeline deal"), Unit("Heroin seized.", "Pipeline deal"), Unit("Heroin seized."), *UNITS]
+    logits = np.asarray(model._features(units) @ model.coef_.T, dtype=np.float64) + model.intercept_
+    np.testing.assert_allclose(model.predict_proba(units), 1 / (1 + np.exp(-logits)), atol=1e-6)
+
+
 @pytest.fixture
 def folder_copy(tiny_run, tmp_path):
     target = tmp_path / "model"

@@ -167,8 +167,7 @@ class Tagger:
         if self.gate is None:
             raise ModelFolderError(f"{self.name}: the {self.decision.aggregate!r} article decision needs a gate/ folder")
         doc_units = [Unit(d.text, d.title or "") for d in documents]
-        size = GATE_BATCH
-        parts = [self.gate.predict_proba(doc_units[i : i + size]) for i in range(0, len(doc_units), size)]
+        parts = [self.gate.predict_proba(doc_units[i : i + GATE_BATCH]) for i in range(0, len(doc_units), GATE_BATCH)]
         return np.vstack(parts) if parts else np.zeros((0, len(self.names)))
 
     def predict_documents(self, documents: Iterable[Document], languages: Sequence[str | None] | None = None) -> list[Prediction]:

@@ -73,7 +73,8 @@ class TfidfModel(Model):
         self._weights: dict[str, np.ndarray] | None = None
 
     def _blocks(self, units: list[Unit], fit: bool = False):
-        """(block name, features) per block; the context block has a row per distinct context and the row of each unit."""
+        """(name, features, owner) per block. The context block has a row per distinct context, and `owner`
+        gives each unit's row; the other blocks have a row per unit and no `owner`."""
         texts = [u.text for u in units]
         for name, vectorizer in self.vectorizers_.items():
             if name != "context":
