@@ -16,7 +16,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,24 +62,30 @@ def start(model: str, port: int) -> subprocess.Popen:
     raise SystemExit(f"server for {model} did not start")
 
 
-def load(port: int, payloads: list[dict], clients: int) -> tuple[list[float], int, float]:
+def load(port: int, payloads: list[dict], clients: int) -> tuple[list[float], Counter, float]:
+    """Latencies, failures by reason, and wall time; each client thread has its own session (one is not thread-safe)."""
     import requests
 
-    session = requests.Session()
+    local = threading.local()
 
-    def one(payload: dict) -> tuple[float, bool]:
+    def one(payload: dict) -> tuple[float, str | None]:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        session = local.session
         started = time.perf_counter()
         try:
             answer = session.post(f"http://127.0.0.1:{port}/invocations", json={"dataframe_records": [payload]}, timeout=60)
             ok = answer.status_code == 200 and len(answer.json()["predictions"]) == 1
-        except requests.RequestException:
-            ok = False
-        return time.perf_counter() - started, ok
+            failure = None if ok else f"HTTP {answer.status_code}: {answer.text[:120]}"
+        except requests.RequestException as exc:
+            failure = type(exc).__name__
+        return time.perf_counter() - started, failure
 
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(one, payloads))
-    return [seconds for seconds, _ in results], sum(not ok for _, ok in results), time.perf_counter() - started
+    failures = Counter(failure for _, failure in results if failure)
+    return [seconds for seconds, _ in results], failures, time.perf_counter() - started
 
 
 def main() -> None:
@@ -88,6 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     payloads = articles(args.requests)
     rows = ["| model | requests | failures | requests/s | p50 (ms) | p99 (ms) |", "|---|---:|---:|---:|---:|---:|"]
+    reasons: list[str] = []
     for model in args.models:
         port = free_port()
         server = start(model, port)
@@ -98,8 +107,10 @@ def main() -> None:
             os.kill(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
         p50, p99 = np.percentile(latencies, [50, 99]) * 1000
-        rows.append(f"| {Path(model).name} | {len(payloads)} | {failures} | {len(payloads) / wall:.1f} | {p50:.0f} | {p99:.0f} |")
+        count = sum(failures.values())
+        rows.append(f"| {Path(model).name} | {len(payloads)} | {count} | {len(payloads) / wall:.1f} | {p50:.0f} | {p99:.0f} |")
         print(rows[-1], flush=True)
+        reasons += [f"- {Path(model).name}: {n} x {reason}" for reason, n in failures.most_common()]
     text = [
         "# Serving under load",
         "",
@@ -107,6 +118,7 @@ def main() -> None:
         "(title and body) per request, `alignclf serve` with one worker, 2 CPU cores.",
         "",
         *rows,
+        *(["", "Failures:", "", *reasons] if reasons else []),
     ]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "serve.md").write_text("\n".join(text) + "\n")

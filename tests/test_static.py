@@ -115,6 +115,19 @@ def test_the_context_changes_the_scores(static_run):
     np.testing.assert_allclose(model.predict_proba([Unit(text, "")])[0], alone)
 
 
+def test_threads_sharing_a_model_get_the_answers_one_thread_gets(static_run):
+    """A model server scores requests in threads; model2vec sets its tokenizer's truncation per call."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, _, _ = load_folder(static_run[1].folder)
+    requests = [[Unit("Gas exports rose.", "Energy talks")], [Unit("Police seized heroin at the border, officials said.")]] * 300
+    expected = [model.predict_proba(units) for units in requests[:2]]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(model.predict_proba, requests))
+    for index, answer in enumerate(answers):
+        np.testing.assert_allclose(answer, expected[index % 2], atol=1e-6)
+
+
 def test_loading_and_predicting_never_import_torch(static_run):
     code = (
         "import sys, alignclf; from alignclf.cli import app; "

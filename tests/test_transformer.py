@@ -168,3 +168,20 @@ def test_loading_a_transformer_leaves_process_settings_alone(minilm_run):
         [sys.executable, "-c", SETTINGS_PROBE, str(minilm_run[1].folder)], capture_output=True, text=True, env=env
     )
     assert out.stdout.strip().splitlines()[-1] == "True", out.stderr[-2000:]
+
+
+def test_threads_sharing_a_model_get_the_answers_one_thread_gets(minilm_run):
+    """A model server scores requests in threads; the tokenizer's per-call settings must not leak between them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, _, _ = load_folder(minilm_run[1].folder)
+    requests = [
+        [Unit("Gas exports rose.", "Energy talks")],
+        [Unit("Police seized heroin at the border, officials in Dushanbe said on Monday.")],
+        [Unit("Hackers hit the grid."), Unit("A new rail link opens.", "Transport")],
+    ] * 150
+    expected = [model.predict_proba(units) for units in requests[:3]]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(model.predict_proba, requests))
+    for index, answer in enumerate(answers):
+        np.testing.assert_allclose(answer, expected[index % 3], atol=1e-5)

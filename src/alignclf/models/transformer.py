@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import shutil
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,11 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
+# A fast tokenizer sets its truncation and padding on itself for each call, so two threads calling one
+# tokenizer (a model server's request threads) can get each other's settings: ragged, unpadded batches.
+_TOKENIZING = threading.Lock()
+
+
 class Encoder:
     """Turns units into model inputs with the folder's own tokenizer: only the inputs the model takes."""
 
@@ -69,12 +75,16 @@ class Encoder:
         self.stride = stride
         self.names = list(tokenizer.model_input_names)
 
+    def _tokenize(self, *args: Any, **options: Any) -> Any:
+        with _TOKENIZING:
+            return self.tokenizer(*args, **options)
+
     def windows(self, units: list[Unit]) -> tuple[list[Unit], np.ndarray]:
         """Units cut at word boundaries so every sentence fits beside a little context.
 
         `owner[i]` is the unit window i came from; neighbouring windows share about `stride` tokens.
         """
-        encoded = self.tokenizer([u.text for u in units], add_special_tokens=False, return_offsets_mapping=True)
+        encoded = self._tokenize([u.text for u in units], add_special_tokens=False, return_offsets_mapping=True)
         out, owner = [], []
         for index, unit in enumerate(units):
             offsets = encoded["offset_mapping"][index]
@@ -110,9 +120,9 @@ class Encoder:
             contexts = [units[i].context for i in index] if paired else None
             options = {"max_length": self.max_length, "padding": True, "return_tensors": "np"}
             try:
-                batch = self.tokenizer(texts, contexts, truncation="only_second" if paired else True, **options)
+                batch = self._tokenize(texts, contexts, truncation="only_second" if paired else True, **options)
             except Exception:  # a single word longer than the window: share the cut between both sequences
-                batch = self.tokenizer(texts, contexts, truncation="longest_first", **options)
+                batch = self._tokenize(texts, contexts, truncation="longest_first", **options)
             groups.append((np.asarray(index), {name: batch[name].astype(np.int64) for name in self.names if name in batch}))
         return groups
 
