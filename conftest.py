@@ -103,3 +103,19 @@ def write_feed(path: Path, count: int) -> Path:
             text = FEED_TOPICS[n % len(FEED_TOPICS)].format(n=n)
             handle.write(json.dumps({"id": f"art-{n}", "title": f"Story {n}", "text": text}) + "\n")
     return path
+
+
+def assert_thread_safe(model, requests: list, repeats: int, atol: float) -> None:
+    """Each request (a list of units), sent `repeats` times from 8 threads, gets the scores one thread gets.
+
+    A model server scores requests in threads; no per-call state may leak between them.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    expected = [model.predict_proba(units) for units in requests]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(model.predict_proba, requests * repeats))
+    for index, answer in enumerate(answers):
+        np.testing.assert_allclose(answer, expected[index % len(requests)], atol=atol)

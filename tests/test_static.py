@@ -12,7 +12,7 @@ from alignclf.context import Unit
 from alignclf.models import ModelFolderError, load_folder
 from alignclf.models.static import StaticModel, distil, resolve_source
 from alignclf.models.transformer import resolve_base
-from conftest import ROOT, project_overrides
+from conftest import ROOT, assert_thread_safe, project_overrides
 
 pytestmark = [pytest.mark.transformer, pytest.mark.slow]
 
@@ -116,16 +116,10 @@ def test_the_context_changes_the_scores(static_run):
 
 
 def test_threads_sharing_a_model_get_the_answers_one_thread_gets(static_run):
-    """A model server scores requests in threads; model2vec sets its tokenizer's truncation per call."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """model2vec sets its tokenizer's truncation per call: threads must not see each other's."""
     model, _, _ = load_folder(static_run[1].folder)
-    requests = [[Unit("Gas exports rose.", "Energy talks")], [Unit("Police seized heroin at the border, officials said.")]] * 300
-    expected = [model.predict_proba(units) for units in requests[:2]]
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(model.predict_proba, requests))
-    for index, answer in enumerate(answers):
-        np.testing.assert_allclose(answer, expected[index % 2], atol=1e-6)
+    requests = [[Unit("Gas exports rose.", "Energy talks")], [Unit("Police seized heroin at the border, officials said.")]]
+    assert_thread_safe(model, requests, repeats=300, atol=1e-6)
 
 
 def test_loading_and_predicting_never_import_torch(static_run):

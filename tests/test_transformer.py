@@ -10,7 +10,7 @@ from alignclf.context import Unit
 from alignclf.models import ModelFolderError, load_folder
 from alignclf.models.transformer import resolve_base
 from alignclf.training import train
-from conftest import ROOT, project_overrides
+from conftest import ROOT, assert_thread_safe, project_overrides
 
 pytestmark = [pytest.mark.transformer, pytest.mark.slow]
 
@@ -171,17 +171,11 @@ def test_loading_a_transformer_leaves_process_settings_alone(minilm_run):
 
 
 def test_threads_sharing_a_model_get_the_answers_one_thread_gets(minilm_run):
-    """A model server scores requests in threads; the tokenizer's per-call settings must not leak between them."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """A fast tokenizer sets truncation and padding on itself per call: threads must not see each other's."""
     model, _, _ = load_folder(minilm_run[1].folder)
     requests = [
         [Unit("Gas exports rose.", "Energy talks")],
         [Unit("Police seized heroin at the border, officials in Dushanbe said on Monday.")],
         [Unit("Hackers hit the grid."), Unit("A new rail link opens.", "Transport")],
-    ] * 150
-    expected = [model.predict_proba(units) for units in requests[:3]]
-    with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(model.predict_proba, requests))
-    for index, answer in enumerate(answers):
-        np.testing.assert_allclose(answer, expected[index % 3], atol=1e-5)
+    ]
+    assert_thread_safe(model, requests, repeats=150, atol=1e-5)

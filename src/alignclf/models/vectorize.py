@@ -109,9 +109,9 @@ def _owners(lengths: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(lengths)), lengths)
 
 
-def _stacked(parts: list[tuple[np.ndarray, ...]], width: int) -> tuple[np.ndarray, ...]:
+def _stacked(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
     """Per-n (owner, start, end) arrays joined into one of each."""
-    return tuple(np.concatenate([part[k] for part in parts]) if parts else np.zeros(0, np.int64) for k in range(width))
+    return tuple(np.concatenate([part[k] for part in parts]) if parts else np.zeros(0, np.int64) for k in range(3))
 
 
 class Vectorizer:
@@ -176,7 +176,7 @@ class Vectorizer:
                     keep &= is_space[starts] & is_space[starts + n - 1]
                 starts = starts[keep]
             parts.append((owner[starts], starts, starts + n))
-        return (joined, *_stacked(parts, 3))
+        return (joined, *_stacked(parts))
 
     def _word_grams(self, lowered: list[str]) -> tuple[_Codes, np.ndarray, np.ndarray, np.ndarray]:
         found = [self.token_pattern.findall(text) for text in lowered]
@@ -192,7 +192,7 @@ class Vectorizer:
             first = np.arange(max(len(tokens) - n + 1, 0))
             first = first[token_owner[first] == token_owner[first + n - 1]]
             parts.append((token_owner[first], token_start[first], token_start[first + n - 1] + lengths[first + n - 1]))
-        return (joined, *_stacked(parts, 3))
+        return (joined, *_stacked(parts))
 
     def transform(self, texts: Sequence[str]):
         from scipy.sparse import csr_matrix
