@@ -22,6 +22,8 @@ from alignclf.taxonomy import LEVELS
 from conftest import ROOT, project_overrides, write_feed
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# How much stricter the second model's thresholds are: wide enough that some feed sentence scores between the two.
+STRICTER = 0.4
 EXPORT = FIXTURES / "label_studio_export.json"
 
 
@@ -161,12 +163,12 @@ def test_disagreement_picks_sentences_two_models_label_differently(feed, tmp_pat
     shutil.copytree(folder, other)
     card = json.loads((other / "alignclf.json").read_text())
     card["name"] = "stricter"
-    card["thresholds"] = {name: min(value + 0.15, 0.99) for name, value in card["thresholds"].items()}
+    card["thresholds"] = {name: min(value + STRICTER, 0.99) for name, value in card["thresholds"].items()}
     (other / "alignclf.json").write_text(json.dumps(card))
     summary, tasks = run(feed, tmp_path, folder, n=50, strategy="disagreement", other_model=str(other), no_label_share=0)
     cut = tiny_tagger.thresholds
     scores = sentence_scores(tiny_tagger, feed)
-    disputed = {t for t, row in scores.items() if ((row >= cut) != (row >= np.minimum(cut + 0.15, 0.99))).any()}
+    disputed = {t for t, row in scores.items() if ((row >= cut) != (row >= np.minimum(cut + STRICTER, 0.99))).any()}
     assert disputed and {t["data"]["text"] for t in tasks} == disputed and summary.picked_for[NO_LABEL] == 0
     for task in tasks:
         mine, theirs = task["predictions"]

@@ -95,7 +95,7 @@ def test_a_worse_run_does_not_take_the_champion_alias(tiny_run, tmp_path):
 
     config = load_config(
         ROOT / "configs" / "tiny.yaml",
-        project_overrides(tmp_path) + ["name=weak", "model.tfidf.C=0.0001", "thresholds.tune=false"],
+        project_overrides(tmp_path) + ["name=weak", "model.tfidf.C=0.0001", "thresholds.tune=false", "article.gate.C=0.0001"],
     )
     weak = train(config)
     assert weak.promoted is False
