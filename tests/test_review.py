@@ -162,13 +162,14 @@ def test_disagreement_picks_sentences_two_models_label_differently(feed, tmp_pat
     other = tmp_path / "stricter"
     shutil.copytree(folder, other)
     card = json.loads((other / "alignclf.json").read_text())
+    cut = tiny_tagger.thresholds
+    strict = np.minimum(cut + STRICTER, 0.99)
     card["name"] = "stricter"
-    card["thresholds"] = {name: min(value + STRICTER, 0.99) for name, value in card["thresholds"].items()}
+    card["thresholds"] = {name: float(value) for name, value in zip(tiny_tagger.names, strict)}
     (other / "alignclf.json").write_text(json.dumps(card))
     summary, tasks = run(feed, tmp_path, folder, n=50, strategy="disagreement", other_model=str(other), no_label_share=0)
-    cut = tiny_tagger.thresholds
     scores = sentence_scores(tiny_tagger, feed)
-    disputed = {t for t, row in scores.items() if ((row >= cut) != (row >= np.minimum(cut + STRICTER, 0.99))).any()}
+    disputed = {t for t, row in scores.items() if ((row >= cut) != (row >= strict)).any()}
     assert disputed and {t["data"]["text"] for t in tasks} == disputed and summary.picked_for[NO_LABEL] == 0
     for task in tasks:
         mine, theirs = task["predictions"]
