@@ -24,11 +24,12 @@ from alignclf.config import Config, ConfigError, load_config
 from alignclf.context import Document, Unit
 from alignclf.data import LabelledDataError, label_matrix
 from alignclf.dataset import ProcessedData, load_processed
-from alignclf.decision import ArticleDecision, tune_decision
+from alignclf.decision import ArticleDecision, Tuned, tune_decision
 from alignclf.evaluate import Scored, score_articles, score_sentences
 from alignclf.metrics import Report, flat_metrics, tune_thresholds
 from alignclf.models import GATE_DIR, Model, ModelCard, ModelFolderError, create_model, load_gate, model_class
 from alignclf.models.base import COUNTRIES_FILE, library_versions
+from alignclf.models.blend import LexicalBlend
 from alignclf.models.tfidf import TfidfModel
 from alignclf.plots import run_figures
 from alignclf.pyfunc import ENTRY, PACKAGE
@@ -162,32 +163,71 @@ def finish(folder: Path, config: Config) -> Path:
 
 def tune(folder: Path, config: Config, taxonomy: Taxonomy, data: ProcessedData) -> tuple[ArticleDecision, dict]:
     """Sentence thresholds on validation units and the article decision on validation articles, with the
-    folder's default runtime: the scores users will get."""
+    folder's default runtime: the scores users will get.
+
+    A blended model's weight is chosen here as well, for article micro-F1 (the tags users read),
+    and written into the folder; `candidates` then also holds each weight's best figures.
+    """
     scorer = model_class(config.model.kind).load(folder)
     languages = config.model.languages
     units, truth = data.units("validation", taxonomy, config.model.context, languages, config.data.train_on)
-    t = config.thresholds
-    scores = scorer.predict_proba(units)
-    sentence = tune_thresholds(scores, truth, t.default, t.minimum, t.maximum) if t.tune else np.full(truth.shape[1], t.default)
-    provisional = ArticleDecision("max", sentence, sentence)
-    if not config.article.tune:
-        return provisional, {}
-    gate = load_gate(folder)
-    tagger = Tagger(
-        scorer, taxonomy, provisional, Gazetteer({}), config.name, config.model.context, gate=gate, languages=languages
-    )
-    articles = data.article_list("validation", taxonomy, languages)
+    articles = data.article_list("validation", taxonomy, languages) if config.article.tune else []
     if not articles:
-        return provisional, {}
+        return _decide(config, scorer.predict_proba(units), truth, [], None, None)[0], {}
+    placeholder = np.zeros(len(taxonomy.names))
+    tagger = Tagger(
+        scorer, taxonomy, ArticleDecision("max", placeholder, placeholder), Gazetteer({}), config.name,
+        config.model.context, gate=load_gate(folder), languages=languages,
+    )  # fmt: skip
     documents = [Document(a.text, a.title.text) for a in articles]
-    blocks = [block for _, block, _ in tagger.score_documents(documents)]
     gates = tagger.gate_scores(documents) if tagger.gate is not None else None
+    article_truth = label_matrix(articles, taxonomy)
+
+    def scored() -> tuple[np.ndarray, list[np.ndarray]]:
+        return scorer.predict_proba(units), [block for _, block, _ in tagger.score_documents(documents)]
+
+    weights = scorer.blend_weights() if isinstance(scorer, LexicalBlend) else []
+    if not weights:
+        scores, blocks = scored()
+        decision, candidates, _ = _decide(config, scores, truth, blocks, gates, article_truth)
+        return decision, candidates
+    ends = []
+    for end in (1.0, 0.0):  # scores are linear in the weight: two passes give every candidate's
+        scorer.weight_ = end
+        ends.append(scored())
+    (own, own_blocks), (lexical, lexical_blocks) = ends
+    chosen, by_weight = None, {}
+    for weight in weights:
+        blocks = [weight * a + (1 - weight) * b for a, b in zip(own_blocks, lexical_blocks)]
+        decision, candidates, best = _decide(config, weight * own + (1 - weight) * lexical, truth, blocks, gates, article_truth)
+        by_weight[f"weight {weight:g}"] = {"micro_f1": best.micro_f1, "false_alarm_rate": best.false_alarm_rate}
+        key = (best.false_alarm_rate <= config.article.false_alarm_budget, best.micro_f1, -best.false_alarm_rate)
+        if chosen is None or key > chosen[0]:  # ties keep the earlier weight: the one chosen on sentences
+            chosen = (key, weight, decision, candidates)
+    _, weight, decision, candidates = chosen
+    scorer.keep_weight(folder, weight)
+    return decision, candidates | by_weight
+
+
+def _decide(
+    config: Config,
+    scores: np.ndarray,
+    truth: np.ndarray,
+    blocks: list[np.ndarray],
+    gates: np.ndarray | None,
+    article_truth: np.ndarray | None,
+) -> tuple[ArticleDecision, dict, Tuned | None]:
+    """Sentence thresholds from validation scores, then (with articles) the tuned article decision."""
+    t = config.thresholds
+    sentence = tune_thresholds(scores, truth, t.default, t.minimum, t.maximum) if t.tune else np.full(truth.shape[1], t.default)
+    if article_truth is None:
+        return ArticleDecision("max", sentence, sentence), {}, None
     a = config.article
     best, results = tune_decision(
-        blocks, gates, label_matrix(articles, taxonomy), sentence, a.aggregates, a.false_alarm_budget, t.minimum, t.maximum
+        blocks, gates, article_truth, sentence, a.aggregates, a.false_alarm_budget, t.minimum, t.maximum
     )
     candidates = {name: {"micro_f1": r.micro_f1, "false_alarm_rate": r.false_alarm_rate} for name, r in results.items()}
-    return best.decision, candidates
+    return best.decision, candidates, best
 
 
 def measure(tagger: Tagger, data: ProcessedData, taxonomy: Taxonomy, languages: list[str]) -> dict[str, Scored]:
