@@ -76,7 +76,7 @@ def test_reloaded_and_onnx_models_agree_with_pytorch(minilm_run):
 def test_the_network_and_the_lexical_model_are_averaged_with_the_weight_chosen_on_validation(minilm_run):
     model, _, _ = load_folder(minilm_run[1].folder)
     assert model.lexical_ is not None and model.weight_ in (0.5, 0.8)
-    network, lexical = model._network_proba(UNITS), model.lexical_.predict_proba(UNITS)
+    network, lexical = model._own_proba(UNITS), model.lexical_.predict_proba(UNITS)
     assert not np.allclose(network, lexical)
     np.testing.assert_allclose(model.predict_proba(UNITS), model.weight_ * network + (1 - model.weight_) * lexical)
 
@@ -147,8 +147,8 @@ def test_a_sentence_longer_than_max_length_is_scored_in_windows(minilm_run):
     assert windows[0].startswith("Police") and long.endswith(windows[-1])
     assert any("gas exports" in w for w in windows), "overlapping windows: no phrase is lost at a cut"
     assert all(len(model.tokenizer_(w, "A title")["input_ids"]) <= 16 for w in windows)
-    scores = model._network_proba([Unit(long, "A title")])
-    window_scores = model._network_proba([p for p, o in zip(pieces, owner) if o == 0])
+    scores = model._own_proba([Unit(long, "A title")])
+    window_scores = model._own_proba([p for p, o in zip(pieces, owner) if o == 0])
     np.testing.assert_allclose(scores[0], window_scores.max(axis=0), atol=1e-6)
 
 

@@ -99,6 +99,10 @@ class Tuned:
     micro_f1: float
     false_alarm_rate: float
 
+    def rank(self, budget: float) -> tuple[bool, float, float]:
+        """Sort key of the better result: within the false-alarm budget, then micro-F1, then fewer alarms."""
+        return self.false_alarm_rate <= budget, self.micro_f1, -self.false_alarm_rate
+
 
 def _micro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
     tp = float(np.sum(truth & predicted))
@@ -146,7 +150,7 @@ def tune_decision(
         decision = ArticleDecision(name, sentence_thresholds, thresholds)
         predicted = article_matrix(decision, blocks, gates).astype(bool)
         results[name] = Tuned(decision, round(_micro_f1(truth, predicted), 6), round(_false_alarms(truth, predicted), 6))
-    best = max(results.values(), key=lambda t: (t.false_alarm_rate <= false_alarm_budget, t.micro_f1, -t.false_alarm_rate))
+    best = max(results.values(), key=lambda t: t.rank(false_alarm_budget))
     return best, results
 
 

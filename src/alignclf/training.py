@@ -201,7 +201,7 @@ def tune(folder: Path, config: Config, taxonomy: Taxonomy, data: ProcessedData) 
         blocks = [weight * a + (1 - weight) * b for a, b in zip(own_blocks, lexical_blocks)]
         decision, candidates, best = _decide(config, weight * own + (1 - weight) * lexical, truth, blocks, gates, article_truth)
         by_weight[f"weight {weight:g}"] = {"micro_f1": best.micro_f1, "false_alarm_rate": best.false_alarm_rate}
-        key = (best.false_alarm_rate <= config.article.false_alarm_budget, best.micro_f1, -best.false_alarm_rate)
+        key = best.rank(config.article.false_alarm_budget)
         if chosen is None or key > chosen[0]:  # ties keep the earlier weight: the one chosen on sentences
             chosen = (key, weight, decision, candidates)
     _, weight, decision, candidates = chosen

@@ -8,6 +8,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from alignclf.context import Unit
+from alignclf.models.tfidf import TfidfModel
+
 # The lexical model's subfolder in a model folder.
 LEXICAL_DIR = "lexical"
 
@@ -29,7 +32,7 @@ def choose_weight(encoded: np.ndarray, lexical: np.ndarray, truth: np.ndarray, w
 
 
 class LexicalBlend:
-    """A model scored as `weight_ * own + (1 - weight_) * lexical`.
+    """A model scored as `weight_ * own + (1 - weight_) * lexical`, `own` being the kind's `_own_proba`.
 
     The kind picks a first weight on validation sentences; the training recipe may then pick
     again on validation articles, since the article tags are what users read. Scores are linear
@@ -38,8 +41,54 @@ class LexicalBlend:
 
     settings_file: ClassVar[str]  # the kind's JSON file in a model folder, which holds "weight"
     settings: Any
-    lexical_: Any
-    weight_: float
+    seed: int
+    labels: list[str]
+    lexical_: TfidfModel | None = None
+    weight_: float = 1.0  # of the kind's own scores against the lexical model's
+
+    def _own_proba(self, units: list[Unit]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _predict_proba(self, units: list[Unit]) -> np.ndarray:
+        """Only the parts the weight needs are computed."""
+        if self.lexical_ is None or self.weight_ >= 1:
+            return self._own_proba(units)
+        lexical = self.lexical_._predict_proba(units)
+        return lexical if self.weight_ <= 0 else self.weight_ * self._own_proba(units) + (1 - self.weight_) * lexical
+
+    def _fit_lexical(
+        self,
+        units: list[Unit],
+        targets: np.ndarray,
+        log: Any,
+        workdir: Path | None,
+        validation: tuple[list[Unit], np.ndarray] | None,
+        own: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """The lexical model on the kind's units and, with validation, the weight for sentence macro-F1.
+
+        Returns the blended validation scores (None without validation); `own` passes the
+        kind's validation scores when it has them already.
+        """
+        self.lexical_ = TfidfModel(self.settings.lexical, self.seed, self.labels)._fit(units, targets, None, log, workdir)
+        self.weight_ = 0.5
+        if validation is None:
+            return None
+        val_units, truth = validation
+        own = self._own_proba(val_units) if own is None else own
+        lexical = self.lexical_._predict_proba(val_units)
+        self.weight_ = choose_weight(own, lexical, truth, self.settings.weights)
+        return self.weight_ * own + (1 - self.weight_) * lexical
+
+    def _save_lexical(self, directory: Path) -> None:
+        if self.lexical_ is not None:
+            (directory / LEXICAL_DIR).mkdir(exist_ok=True)
+            self.lexical_.save(directory / LEXICAL_DIR)
+
+    def _load_lexical(self, directory: Path) -> None:
+        """Folders without `lexical/` score with the kind's own scores alone."""
+        if (directory / LEXICAL_DIR).is_dir():
+            self.lexical_ = TfidfModel.load(directory / LEXICAL_DIR)
 
     def blend_weights(self) -> list[float]:
         """The candidates, the current weight first (it wins ties); none without a lexical model."""

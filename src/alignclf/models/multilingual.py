@@ -20,9 +20,8 @@ import numpy as np
 from alignclf.config import MultilingualConfig
 from alignclf.context import Unit
 from alignclf.models.base import MetricLogger, Model, ModelFolderError
-from alignclf.models.blend import LEXICAL_DIR, LexicalBlend, choose_weight
+from alignclf.models.blend import LexicalBlend
 from alignclf.models.head import BLOCKS, LinearHead, MlpHead, blocks_for, embed_distinct, log_loss, unit_features
-from alignclf.models.tfidf import TfidfModel
 
 HEAD_FILE = "multilingual-head.safetensors"
 SETTINGS_FILE = "multilingual.json"
@@ -68,8 +67,6 @@ class MultilingualModel(LexicalBlend, Model):
         super().__init__(settings, seed, labels)
         self.blocks_: list[str] = list(BLOCKS)
         self.head_: LinearHead | MlpHead = HEADS[settings.head]()
-        self.lexical_: TfidfModel | None = None
-        self.weight_ = 1.0  # of the encoder's scores against the lexical model's
 
     @property
     def dim(self) -> int:
@@ -99,32 +96,22 @@ class MultilingualModel(LexicalBlend, Model):
             self.head_.fit(features, targets, s.hidden, s.alpha, s.max_iter, self.seed, s.members)
         else:
             self.head_.fit(features, targets, s.C, s.class_weight, s.max_iter, self.seed)
+        scores = None
+        if validation is not None:  # encoded once: for the weight and for the loss
+            scores = self.head_.predict_proba(unit_features(validation[0], self._embed, self.blocks_))
         if s.lexical is not None:
-            self.lexical_ = TfidfModel(s.lexical, self.seed, self.labels)._fit(units, targets, None, log, workdir)
-            self.weight_ = 0.5
+            scores = self._fit_lexical(units, targets, log, workdir, validation, scores)
         if validation is not None:
-            # Validation is encoded once: for the weight and for the loss.
-            val_units, truth = validation
-            scores = self.head_.predict_proba(unit_features(val_units, self._embed, self.blocks_))
-            if self.lexical_ is not None:
-                lexical = self.lexical_._predict_proba(val_units)
-                self.weight_ = choose_weight(scores, lexical, truth, s.weights)
-                scores = self.weight_ * scores + (1 - self.weight_) * lexical
-            log({"validation.loss": log_loss(scores, truth), "encoder_weight": self.weight_}, 0)
+            log({"validation.loss": log_loss(scores, validation[1]), "encoder_weight": self.weight_}, 0)
         return self
 
-    def _predict_proba(self, units: list[Unit]) -> np.ndarray:
-        encoded = self.head_.predict_proba(unit_features(units, self._embed, self.blocks_)) if self.weight_ > 0 else 0.0
-        if self.lexical_ is None or self.weight_ >= 1:
-            return encoded
-        return self.weight_ * encoded + (1 - self.weight_) * self.lexical_._predict_proba(units)
+    def _own_proba(self, units: list[Unit]) -> np.ndarray:
+        return self.head_.predict_proba(unit_features(units, self._embed, self.blocks_))
 
     def save(self, directory: Path) -> None:
         package = ENCODERS[self.settings.encoder][0]
         self.head_.save(directory / HEAD_FILE)
-        if self.lexical_ is not None:
-            (directory / LEXICAL_DIR).mkdir(exist_ok=True)
-            self.lexical_.save(directory / LEXICAL_DIR)
+        self._save_lexical(directory)
         tree = {
             "settings": self.settings.model_dump(mode="json"),
             "labels": self.labels,
@@ -161,6 +148,5 @@ class MultilingualModel(LexicalBlend, Model):
             )
         width = model.dim * len(model.blocks_)
         model.head_ = HEADS[model.settings.head].load(directory / HEAD_FILE, len(model.labels), width)
-        if (directory / LEXICAL_DIR).is_dir():
-            model.lexical_ = TfidfModel.load(directory / LEXICAL_DIR)
+        model._load_lexical(directory)
         return model

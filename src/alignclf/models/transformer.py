@@ -20,8 +20,7 @@ from alignclf.config import Config, TransformerConfig
 from alignclf.context import Unit
 from alignclf.metrics import apply_thresholds, tune_thresholds
 from alignclf.models.base import MetricLogger, Model, ModelFolderError
-from alignclf.models.blend import LEXICAL_DIR, LexicalBlend, choose_weight
-from alignclf.models.tfidf import TfidfModel
+from alignclf.models.blend import LexicalBlend
 from alignclf.taxonomy import Taxonomy
 
 PACKAGED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -170,8 +169,6 @@ class TransformerModel(LexicalBlend, Model):
         self.session_ = None
         self.tokenizer_ = None
         self.source_: Path | None = None  # the folder an ONNX-only model was loaded from
-        self.lexical_: TfidfModel | None = None
-        self.weight_ = 1.0  # of the network's scores against the lexical model's
 
     @classmethod
     def from_config(cls, config: Config, taxonomy: Taxonomy) -> TransformerModel:
@@ -225,13 +222,8 @@ class TransformerModel(LexicalBlend, Model):
                 Path(workdir) if workdir is not None else Path(scratch),
             ).eval()
         if s.lexical is not None:
-            self.lexical_ = TfidfModel(s.lexical, self.seed, self.labels)._fit(units, targets, None, log, workdir)
-            self.weight_ = 0.5
-            if validation is not None:
-                val_units, truth = validation
-                lexical = self.lexical_._predict_proba(val_units)
-                self.weight_ = choose_weight(self._network_proba(val_units), lexical, truth, s.weights)
-                log({"network_weight": self.weight_}, 0)
+            self._fit_lexical(units, targets, log, workdir, validation)
+            log({"network_weight": self.weight_}, 0)
         return self
 
     def _validation_score(self, logits: np.ndarray, truth: np.ndarray) -> float:
@@ -251,14 +243,8 @@ class TransformerModel(LexicalBlend, Model):
         with torch.inference_mode():
             return self.model_(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.numpy()
 
-    def _predict_proba(self, units: list[Unit]) -> np.ndarray:
-        if self.lexical_ is None or self.weight_ >= 1:
-            return self._network_proba(units)
-        lexical = self.lexical_._predict_proba(units)
-        return lexical if self.weight_ <= 0 else self.weight_ * self._network_proba(units) + (1 - self.weight_) * lexical
-
-    def _network_proba(self, units: list[Unit]) -> np.ndarray:
-        """Batches of similar length: sorting keeps padding, and so work, small."""
+    def _own_proba(self, units: list[Unit]) -> np.ndarray:
+        """The network's scores. Batches of similar length: sorting keeps padding, and so work, small."""
         encoder = self.encoder
         pieces, owner = encoder.windows(units)
         order = np.argsort([len(u.text) + len(u.context) for u in pieces], kind="stable")
@@ -298,18 +284,16 @@ class TransformerModel(LexicalBlend, Model):
     def save(self, directory: Path) -> None:
         if self.model_ is None:
             # Loaded for ONNX inference: its folder already holds every file, unchanged since loading.
-            for name in (HF_DIR, SETTINGS_FILE, ONNX_FILE, ONNX_INT8_FILE, LEXICAL_DIR):
+            for name in (HF_DIR, SETTINGS_FILE, ONNX_FILE, ONNX_INT8_FILE):
                 source = self.source_ / name
-                if source.exists():
-                    (shutil.copytree if source.is_dir() else shutil.copyfile)(source, directory / name)
+                (shutil.copytree if source.is_dir() else shutil.copyfile)(source, directory / name)
+            self._save_lexical(directory)
             return
         self.model_.save_pretrained(directory / HF_DIR, safe_serialization=True)
         self.tokenizer_.save_pretrained(directory / HF_DIR)
         settings = self.settings.model_dump(mode="json") | {"labels": self.labels, "sectors": self.sectors}
         settings["weight"] = self.weight_
-        if self.lexical_ is not None:
-            (directory / LEXICAL_DIR).mkdir(exist_ok=True)
-            self.lexical_.save(directory / LEXICAL_DIR)
+        self._save_lexical(directory)
         (directory / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
         self.export_onnx(directory)
 
@@ -329,8 +313,7 @@ class TransformerModel(LexicalBlend, Model):
         model = cls(settings, seed=0, labels=labels, sectors=sectors)
         model.source_ = directory
         model.weight_ = weight
-        if (directory / LEXICAL_DIR).is_dir():
-            model.lexical_ = TfidfModel.load(directory / LEXICAL_DIR)
+        model._load_lexical(directory)
         _quiet_transformers()
         model.tokenizer_ = AutoTokenizer.from_pretrained(directory / HF_DIR, local_files_only=True)
         if settings.runtime == "onnx":
