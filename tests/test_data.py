@@ -247,8 +247,12 @@ def test_build_splits_articles_by_article_without_leakage(tmp_path, taxonomy):
     config = load_config(ROOT / "configs" / "data.yaml", project_overrides(tmp_path))
     result = build_dataset(config)
     sizes = {name: len(rows) for name, rows in result.articles.items()}
-    # Originals are split 60/20/20; a translation follows its original's split.
-    originals = {name: sum(a.orig is None for a in rows) for name, rows in result.articles.items()}
+    # Articles of a train-only source all train; the other originals are split 60/20/20; a
+    # translation follows its original's split.
+    pinned = set(config.data.train_only_sources)
+    assert any(a.source in pinned for a in result.articles["train"])
+    assert not any(a.source in pinned for name in ("validation", "test") for a in result.articles[name])
+    originals = {name: sum(a.orig is None and a.source not in pinned for a in rows) for name, rows in result.articles.items()}
     total = sum(originals.values())
     assert all(abs(originals[name] - 0.2 * total) <= 0.03 * total for name in ("validation", "test"))
     split_of = {a.id: name for name, rows in result.articles.items() for a in rows if a.orig is None}

@@ -24,9 +24,10 @@ class DataConfig(_Strict):
     processed_dir: str = "data/processed"
     validation_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
-    # Sources whose every example goes to train: the seed is too small to split, and sentences written
-    # natively in another language ("native") add training data without changing any evaluation split.
-    train_only_sources: list[str] = ["seed", "native"]
+    # Sources whose every sentence or article goes to train: the seed is too small to split, and
+    # sentences written natively in another language ("native") and articles written against a known
+    # weakness ("supplement") add training data without changing any evaluation split.
+    train_only_sources: list[str] = ["seed", "native", "supplement"]
     # Labelled articles (one per line), split by article.
     articles_dir: str = "data/articles"
     # Which corpora train the sentence scorer (articles always tune and score the article decision).

@@ -152,7 +152,7 @@ of `{config.taxonomy}`).
 2. Sentence near-duplicates (same text up to case, punctuation and spacing) were removed:
    {result.removed_duplicates} dropped; {deduped_merged} kept examples had their labels widened
    to the union of the duplicates' labels (guide rule 5).
-3. Sentences from the sources [{pinned}] all go to train (`data.train_only_sources`).
+3. Sentences and articles from the sources [{pinned}] all go to train (`data.train_only_sources`).
 4. The other sentences were split {1 - d.validation_fraction - d.test_fraction:.0%} /
    {d.validation_fraction:.0%} / {d.validation_fraction:.0%} and the articles
    {1 - d.article_validation_fraction - d.article_test_fraction:.0%} / {d.article_validation_fraction:.0%} /
@@ -219,7 +219,9 @@ def build_dataset(config: Config) -> BuildResult:
         deduped.examples, taxonomy, d.validation_fraction, d.test_fraction, config.seed, tuple(d.train_only_sources)
     )
     article_splits = (
-        stratified_split(articles, taxonomy, d.article_validation_fraction, d.article_test_fraction, config.seed)
+        stratified_split(
+            articles, taxonomy, d.article_validation_fraction, d.article_test_fraction, config.seed, tuple(d.train_only_sources)
+        )
         if articles
         else {split: [] for split in SPLITS}
     )
