@@ -52,3 +52,15 @@ def test_thresholds_stay_in_range_and_default_without_positives():
     thresholds = tune_thresholds(scores, truth, default=0.5, minimum=0.05, maximum=0.95)
     assert np.all((thresholds >= 0.05) & (thresholds <= 0.95))
     assert thresholds[2] == 0.5
+
+
+def test_article_choices_a_label_or_two_apart_are_ties_kept_by_the_earlier_candidate():
+    from alignclf.decision import ArticleDecision, Tuned, preferred
+
+    decision = ArticleDecision("max", np.array([0.5]), np.array([0.5]))
+    first, close, noisy = Tuned(decision, 0.950, 0.01), Tuned(decision, 0.9515, 0.02), Tuned(decision, 0.99, 0.08)
+    assert preferred([first, close, noisy], budget=0.05, tie_margin=0.002) is first  # `noisy` is over the budget
+    assert preferred([first, close], budget=0.05, tie_margin=0.0) is close
+    clear = Tuned(decision, 0.954, 0.0)
+    assert preferred([first, close, clear], budget=0.05, tie_margin=0.002) is clear
+    assert preferred([noisy, Tuned(decision, 0.9, 0.5)], budget=0.05, tie_margin=0.002) is noisy  # none within: best F1

@@ -99,9 +99,17 @@ class Tuned:
     micro_f1: float
     false_alarm_rate: float
 
-    def rank(self, budget: float) -> tuple[bool, float, float]:
-        """Sort key of the better result: within the false-alarm budget, then micro-F1, then fewer alarms."""
-        return self.false_alarm_rate <= budget, self.micro_f1, -self.false_alarm_rate
+
+def preferred(results: Sequence[Tuned], budget: float, tie_margin: float) -> Tuned:
+    """The first result, in order of preference, whose micro-F1 is within `tie_margin` of the best.
+
+    Only results within the false-alarm budget compete when there are any. A validation split
+    of a few hundred articles cannot tell apart choices a label or two apart, so such ties go
+    to the earlier, preferred candidate instead of to noise.
+    """
+    pool = [r for r in results if r.false_alarm_rate <= budget] or list(results)
+    top = max(r.micro_f1 for r in pool)
+    return next(r for r in pool if r.micro_f1 >= top - tie_margin - 1e-9)
 
 
 def _micro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
@@ -125,6 +133,7 @@ def tune_decision(
     false_alarm_budget: float = 0.05,
     minimum: float = 0.05,
     maximum: float = 0.95,
+    tie_margin: float = 0.0,
 ) -> tuple[Tuned, dict[str, Tuned]]:
     """Choose the aggregation and per-label article thresholds for article micro-F1 on validation articles.
 
@@ -132,7 +141,7 @@ def tune_decision(
     sentence carries the label. Then, while the share of off-topic articles with any tag is
     over `false_alarm_budget`, the threshold whose raise removes the most false alarms for the
     least lost F1 goes up. Decisions that read the gate are skipped without `gates`. Returns
-    the best and every candidate's result.
+    the `preferred` one (`aggregates` in order of preference) and every candidate's result.
     """
     truth = np.asarray(truth, dtype=bool)
     results = {}
@@ -150,8 +159,7 @@ def tune_decision(
         decision = ArticleDecision(name, sentence_thresholds, thresholds)
         predicted = article_matrix(decision, blocks, gates).astype(bool)
         results[name] = Tuned(decision, round(_micro_f1(truth, predicted), 6), round(_false_alarms(truth, predicted), 6))
-    best = max(results.values(), key=lambda t: t.rank(false_alarm_budget))
-    return best, results
+    return preferred(list(results.values()), false_alarm_budget, tie_margin), results
 
 
 def _hold_down_false_alarms(

@@ -24,7 +24,7 @@ from alignclf.config import Config, ConfigError, load_config
 from alignclf.context import Document, Unit
 from alignclf.data import LabelledDataError, label_matrix
 from alignclf.dataset import ProcessedData, load_processed
-from alignclf.decision import ArticleDecision, Tuned, tune_decision
+from alignclf.decision import ArticleDecision, Tuned, preferred, tune_decision
 from alignclf.evaluate import Scored, score_articles, score_sentences
 from alignclf.metrics import Report, flat_metrics, tune_thresholds
 from alignclf.models import GATE_DIR, Model, ModelCard, ModelFolderError, create_model, load_gate, model_class
@@ -196,17 +196,18 @@ def tune(folder: Path, config: Config, taxonomy: Taxonomy, data: ProcessedData) 
         scorer.weight_ = end
         ends.append(scored())
     (own, own_blocks), (lexical, lexical_blocks) = ends
-    chosen, by_weight = None, {}
+    tried, by_weight = {}, {}
     for weight in weights:
         blocks = [weight * a + (1 - weight) * b for a, b in zip(own_blocks, lexical_blocks)]
         decision, candidates, best = _decide(config, weight * own + (1 - weight) * lexical, truth, blocks, gates, article_truth)
         by_weight[f"weight {weight:g}"] = {"micro_f1": best.micro_f1, "false_alarm_rate": best.false_alarm_rate}
-        key = best.rank(config.article.false_alarm_budget)
-        if chosen is None or key > chosen[0]:  # ties keep the earlier weight: the one chosen on sentences
-            chosen = (key, weight, decision, candidates)
-    _, weight, decision, candidates = chosen
+        tried[weight] = (best, candidates)
+    # Ties keep the earlier weight: the one chosen on sentences.
+    a = config.article
+    best = preferred([b for b, _ in tried.values()], a.false_alarm_budget, a.tie_margin)
+    weight = next(w for w, (b, _) in tried.items() if b is best)
     scorer.keep_weight(folder, weight)
-    return decision, candidates | by_weight
+    return best.decision, tried[weight][1] | by_weight
 
 
 def _decide(
@@ -224,7 +225,7 @@ def _decide(
         return ArticleDecision("max", sentence, sentence), {}, None
     a = config.article
     best, results = tune_decision(
-        blocks, gates, article_truth, sentence, a.aggregates, a.false_alarm_budget, t.minimum, t.maximum
+        blocks, gates, article_truth, sentence, a.aggregates, a.false_alarm_budget, t.minimum, t.maximum, a.tie_margin
     )
     candidates = {name: {"micro_f1": r.micro_f1, "false_alarm_rate": r.false_alarm_rate} for name, r in results.items()}
     return best.decision, candidates, best
