@@ -199,7 +199,7 @@ def tune(folder: Path, config: Config, taxonomy: Taxonomy, data: ProcessedData) 
     tried, by_weight = {}, {}
     for weight in weights:
         blocks = [weight * a + (1 - weight) * b for a, b in zip(own_blocks, lexical_blocks)]
-        decision, candidates, best = _decide(config, weight * own + (1 - weight) * lexical, truth, blocks, gates, article_truth)
+        _, candidates, best = _decide(config, weight * own + (1 - weight) * lexical, truth, blocks, gates, article_truth)
         by_weight[f"weight {weight:g}"] = {"micro_f1": best.micro_f1, "false_alarm_rate": best.false_alarm_rate}
         tried[weight] = (best, candidates)
     # Ties keep the earlier weight: the one chosen on sentences.
