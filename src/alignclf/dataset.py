@@ -215,13 +215,10 @@ def build_dataset(config: Config) -> BuildResult:
     examples = read_labelled_dir(d.labelled_dir, taxonomy)
     articles = read_articles_dir(d.articles_dir, taxonomy)
     deduped = deduplicate(examples)
-    splits = stratified_split(
-        deduped.examples, taxonomy, d.validation_fraction, d.test_fraction, config.seed, tuple(d.train_only_sources)
-    )
+    pinned = tuple(d.train_only_sources)
+    splits = stratified_split(deduped.examples, taxonomy, d.validation_fraction, d.test_fraction, config.seed, pinned)
     article_splits = (
-        stratified_split(
-            articles, taxonomy, d.article_validation_fraction, d.article_test_fraction, config.seed, tuple(d.train_only_sources)
-        )
+        stratified_split(articles, taxonomy, d.article_validation_fraction, d.article_test_fraction, config.seed, pinned)
         if articles
         else {split: [] for split in SPLITS}
     )

@@ -99,6 +99,10 @@ class Tuned:
     micro_f1: float
     false_alarm_rate: float
 
+    def figures(self) -> dict[str, float]:
+        """What the model card's `article.candidates` records of this result."""
+        return {"micro_f1": self.micro_f1, "false_alarm_rate": self.false_alarm_rate}
+
 
 def preferred(results: Sequence[Tuned], budget: float, tie_margin: float) -> Tuned:
     """The first result, in order of preference, whose micro-F1 is within `tie_margin` of the best.

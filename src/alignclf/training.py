@@ -196,18 +196,17 @@ def tune(folder: Path, config: Config, taxonomy: Taxonomy, data: ProcessedData) 
         scorer.weight_ = end
         ends.append(scored())
     (own, own_blocks), (lexical, lexical_blocks) = ends
-    tried, by_weight = {}, {}
+    tried = []
     for weight in weights:
         blocks = [weight * a + (1 - weight) * b for a, b in zip(own_blocks, lexical_blocks)]
         _, candidates, best = _decide(config, weight * own + (1 - weight) * lexical, truth, blocks, gates, article_truth)
-        by_weight[f"weight {weight:g}"] = {"micro_f1": best.micro_f1, "false_alarm_rate": best.false_alarm_rate}
-        tried[weight] = (best, candidates)
+        tried.append((weight, best, candidates))
     # Ties keep the earlier weight: the one chosen on sentences.
     a = config.article
-    best = preferred([b for b, _ in tried.values()], a.false_alarm_budget, a.tie_margin)
-    weight = next(w for w, (b, _) in tried.items() if b is best)
+    best = preferred([b for _, b, _ in tried], a.false_alarm_budget, a.tie_margin)
+    weight, _, candidates = next(t for t in tried if t[1] is best)
     scorer.keep_weight(folder, weight)
-    return best.decision, tried[weight][1] | by_weight
+    return best.decision, candidates | {f"weight {w:g}": b.figures() for w, b, _ in tried}
 
 
 def _decide(
@@ -227,8 +226,7 @@ def _decide(
     best, results = tune_decision(
         blocks, gates, article_truth, sentence, a.aggregates, a.false_alarm_budget, t.minimum, t.maximum, a.tie_margin
     )
-    candidates = {name: {"micro_f1": r.micro_f1, "false_alarm_rate": r.false_alarm_rate} for name, r in results.items()}
-    return best.decision, candidates, best
+    return best.decision, {name: r.figures() for name, r in results.items()}, best
 
 
 def measure(tagger: Tagger, data: ProcessedData, taxonomy: Taxonomy, languages: list[str]) -> dict[str, Scored]:
